@@ -1,0 +1,561 @@
+use super::*;
+use serde_json::json;
+
+fn envelope(event_type: &str, payload: Value) -> Value {
+    json!({
+        "event_id": "ev-1",
+        "type": event_type,
+        "schema_version": 1,
+        "customer_id": "c-1@example.com",
+        "channel": "web",
+        "occurred_at": "2026-11-02T10:15:30.123456+01:00",
+        "payload": payload,
+    })
+}
+
+fn valid_bodies() -> Vec<Value> {
+    let mut inventory = envelope(
+        "inventory.availability_changed",
+        json!({"sku": "A", "size": "M", "store_id": "s-9", "available_quantity": 3}),
+    );
+    inventory.as_object_mut().map(|o| o.remove("customer_id"));
+    vec![
+        envelope("cart.item_added", json!({"sku": "A", "quantity": 2})),
+        envelope("cart.item_quantity_set", json!({"sku": "A", "quantity": 0})),
+        envelope("cart.item_removed", json!({"sku": "A"})),
+        envelope("cart.cleared", json!({})),
+        envelope(
+            "wishlist.item_added",
+            json!({"sku": "B", "preferred_size": "M"}),
+        ),
+        envelope("wishlist.item_removed", json!({"sku": "B"})),
+        envelope(
+            "order.placed",
+            json!({"order_id": "o-1", "currency": "EUR", "fulfillment": "pickup", "pickup_store_id": "s-1",
+                   "lines": [{"sku": "A", "quantity": 2, "unit_price_minor": 6000},
+                             {"sku": "B", "quantity": 1, "unit_price_minor": 0}]}),
+        ),
+        envelope(
+            "order.status_changed",
+            json!({"order_id": "o-1", "status": "picked_up"}),
+        ),
+        envelope(
+            "refund.requested",
+            json!({"refund_id": "r-1", "order_id": "o-1", "lines": [{"sku": "A", "quantity": 1}], "reason": "too small"}),
+        ),
+        envelope(
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x-1", "points": 50}),
+        ),
+        envelope(
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a-1", "points": -20, "reason": "goodwill"}),
+        ),
+        inventory,
+        envelope("identity.linked", json!({"anonymous_id": "guest-7"})),
+    ]
+}
+
+fn parse(value: &Value) -> Result<Event, Rejection> {
+    parse_event(&value.to_string())
+}
+
+/// Applies `edit` to a valid cart body and expects `reason` with a detail naming `field`.
+fn expect(edit: impl FnOnce(&mut Map<String, Value>), reason: ReasonCode, field: &str) {
+    let mut body = envelope("cart.item_added", json!({"sku": "A", "quantity": 2}));
+    if let Some(object) = body.as_object_mut() {
+        edit(object);
+    }
+    let rejection = parse(&body).expect_err("the edit must make the body invalid");
+    assert_eq!(rejection.reason, reason, "{rejection}");
+    assert!(
+        rejection.detail.contains(&format!("`{field}`")),
+        "detail `{}` should name `{field}`",
+        rejection.detail
+    );
+}
+
+#[test]
+fn every_type_has_a_valid_sample() {
+    let bodies = valid_bodies();
+    let mut types: Vec<EventType> = bodies
+        .iter()
+        .map(|b| parse(b).map(|e| e.event_type()).unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, EventType::ALL.to_vec());
+}
+
+#[test]
+fn envelope_fields_are_typed() {
+    let event = parse(&valid_bodies()[0]).unwrap();
+    assert_eq!(event.key, EventKey::new(1_793_610_930_123, "ev-1"));
+    assert_eq!(event.customer_id.as_deref(), Some("c-1@example.com"));
+    assert_eq!(event.channel, Channel::Web);
+    assert_eq!(event.store_id, None);
+    assert_eq!(
+        event.payload,
+        Payload::Cart(CartEvent::ItemAdded {
+            sku: "A".into(),
+            quantity: 2
+        })
+    );
+}
+
+#[test]
+fn occurred_at_is_truncated_to_the_millisecond_in_utc() {
+    for (text, ms) in [
+        ("1970-01-01T00:00:00.0009Z", 0),
+        ("1970-01-01T01:00:00.0019+01:00", 1),
+        ("1969-12-31T23:59:59.9999Z", -1),
+        ("2026-11-02T09:15:30.123Z", 1_793_610_930_123),
+    ] {
+        assert_eq!(parse_instant(text), Some(ms), "{text}");
+    }
+    for text in [
+        "2026-11-02T09:15:30",
+        "2026-11-02",
+        "yesterday",
+        "2026-13-02T09:15:30Z",
+    ] {
+        assert_eq!(parse_instant(text), None, "{text}");
+    }
+}
+
+#[test]
+fn size_and_syntax() {
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+    assert_eq!(parse_event(&huge).unwrap_err().reason, ReasonCode::TooLarge);
+    for body in [
+        "",
+        "{",
+        "[1,2]",
+        "\"text\"",
+        "null",
+        "{\"a\":1,\"a\":1}",
+        "{\"a\":NaN}",
+    ] {
+        assert_eq!(
+            parse_event(body).unwrap_err().reason,
+            ReasonCode::MalformedJson,
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn schema_version_rules() {
+    expect(
+        |o| {
+            o.insert("schema_version".into(), json!(2));
+        },
+        ReasonCode::UnsupportedSchemaVersion,
+        "schema_version",
+    );
+    expect(
+        |o| {
+            o.insert("schema_version".into(), json!("1"));
+        },
+        ReasonCode::InvalidField,
+        "schema_version",
+    );
+    expect(
+        |o| {
+            o.insert("schema_version".into(), json!(1.0));
+        },
+        ReasonCode::InvalidField,
+        "schema_version",
+    );
+    expect(
+        |o| {
+            o.insert("schema_version".into(), Value::Null);
+        },
+        ReasonCode::InvalidField,
+        "schema_version",
+    );
+    expect(
+        |o| {
+            o.remove("schema_version");
+        },
+        ReasonCode::MissingField,
+        "schema_version",
+    );
+}
+
+#[test]
+fn envelope_rules() {
+    expect(
+        |o| {
+            o.insert("colour".into(), json!("red"));
+        },
+        ReasonCode::UnknownField,
+        "colour",
+    );
+    expect(
+        |o| {
+            o.insert("type".into(), json!("cart.item_exploded"));
+        },
+        ReasonCode::UnknownType,
+        "cart.item_exploded",
+    );
+    expect(
+        |o| {
+            o.insert("type".into(), json!(7));
+        },
+        ReasonCode::InvalidField,
+        "type",
+    );
+    expect(
+        |o| {
+            o.remove("event_id");
+        },
+        ReasonCode::MissingField,
+        "event_id",
+    );
+    expect(
+        |o| {
+            o.insert("event_id".into(), json!("has space"));
+        },
+        ReasonCode::InvalidField,
+        "event_id",
+    );
+    expect(
+        |o| {
+            o.insert("event_id".into(), json!("x".repeat(129)));
+        },
+        ReasonCode::InvalidField,
+        "event_id",
+    );
+    expect(
+        |o| {
+            o.insert("event_id".into(), json!(""));
+        },
+        ReasonCode::InvalidField,
+        "event_id",
+    );
+    expect(
+        |o| {
+            o.insert("event_id".into(), json!("a@b"));
+        },
+        ReasonCode::InvalidField,
+        "event_id",
+    );
+    expect(
+        |o| {
+            o.insert("customer_id".into(), Value::Null);
+        },
+        ReasonCode::InvalidField,
+        "customer_id",
+    );
+    expect(
+        |o| {
+            o.remove("customer_id");
+        },
+        ReasonCode::MissingField,
+        "customer_id",
+    );
+    expect(
+        |o| {
+            o.insert("customer_id".into(), json!("c#1"));
+        },
+        ReasonCode::InvalidField,
+        "customer_id",
+    );
+    expect(
+        |o| {
+            o.insert("channel".into(), json!("fax"));
+        },
+        ReasonCode::InvalidField,
+        "channel",
+    );
+    expect(
+        |o| {
+            o.insert("occurred_at".into(), json!("2026-11-02 noon"));
+        },
+        ReasonCode::InvalidField,
+        "occurred_at",
+    );
+    expect(
+        |o| {
+            o.insert("occurred_at".into(), json!("2026-11-02T10:00:00"));
+        },
+        ReasonCode::InvalidField,
+        "occurred_at",
+    );
+    expect(
+        |o| {
+            o.insert("channel".into(), json!("store"));
+        },
+        ReasonCode::MissingField,
+        "store_id",
+    );
+    expect(
+        |o| {
+            o.insert("store_id".into(), json!(""));
+        },
+        ReasonCode::InvalidField,
+        "store_id",
+    );
+    expect(
+        |o| {
+            o.insert("payload".into(), json!([]));
+        },
+        ReasonCode::InvalidField,
+        "payload",
+    );
+    expect(
+        |o| {
+            o.remove("payload");
+        },
+        ReasonCode::MissingField,
+        "payload",
+    );
+}
+
+#[test]
+fn null_optional_fields_count_as_absent() {
+    let mut body = envelope(
+        "wishlist.item_added",
+        json!({"sku": "B", "preferred_size": null}),
+    );
+    body["store_id"] = Value::Null;
+    let event = parse(&body).unwrap();
+    assert_eq!(event.store_id, None);
+    assert_eq!(
+        event.payload,
+        Payload::Wishlist(WishlistEvent::ItemAdded {
+            sku: "B".into(),
+            preferred_size: None
+        })
+    );
+    body["channel"] = json!("store");
+    assert_eq!(parse(&body).unwrap_err().reason, ReasonCode::MissingField);
+}
+
+#[test]
+fn store_events_carry_their_store() {
+    let mut body = valid_bodies()[0].clone();
+    body["channel"] = json!("store");
+    body["store_id"] = json!("store-042");
+    let event = parse(&body).unwrap();
+    assert_eq!(
+        (event.channel, event.store_id.as_deref()),
+        (Channel::Store, Some("store-042"))
+    );
+}
+
+#[test]
+fn payload_rules() {
+    let cases: Vec<(&str, Value, ReasonCode, &str)> = vec![
+        (
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 0}),
+            ReasonCode::InvalidField,
+            "payload.quantity",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 1000}),
+            ReasonCode::InvalidField,
+            "payload.quantity",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": "A", "quantity": "2"}),
+            ReasonCode::InvalidField,
+            "payload.quantity",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 2.0}),
+            ReasonCode::InvalidField,
+            "payload.quantity",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": "A"}),
+            ReasonCode::MissingField,
+            "payload.quantity",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": "A", "qty": 2}),
+            ReasonCode::UnknownField,
+            "payload.qty",
+        ),
+        (
+            "cart.item_added",
+            json!({"sku": null, "quantity": 2}),
+            ReasonCode::InvalidField,
+            "payload.sku",
+        ),
+        (
+            "cart.item_quantity_set",
+            json!({"sku": "A", "quantity": -1}),
+            ReasonCode::InvalidField,
+            "payload.quantity",
+        ),
+        (
+            "cart.cleared",
+            json!({"sku": "A"}),
+            ReasonCode::UnknownField,
+            "payload.sku",
+        ),
+        (
+            "wishlist.item_added",
+            json!({"sku": "B", "preferred_size": ""}),
+            ReasonCode::InvalidField,
+            "payload.preferred_size",
+        ),
+        (
+            "wishlist.item_added",
+            json!({"sku": "B", "preferred_size": "x".repeat(17)}),
+            ReasonCode::InvalidField,
+            "payload.preferred_size",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EURO", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1}]}),
+            ReasonCode::InvalidField,
+            "payload.currency",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "drone", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1}]}),
+            ReasonCode::InvalidField,
+            "payload.fulfillment",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "pickup", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1}]}),
+            ReasonCode::MissingField,
+            "payload.pickup_store_id",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "ship", "lines": []}),
+            ReasonCode::InvalidField,
+            "payload.lines",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1}, {"sku": "A", "quantity": 2, "unit_price_minor": 1}]}),
+            ReasonCode::InvalidField,
+            "payload.lines[1].sku",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1_000_000_001}]}),
+            ReasonCode::InvalidField,
+            "payload.lines[0].unit_price_minor",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1, "note": "x"}]}),
+            ReasonCode::UnknownField,
+            "payload.lines[0].note",
+        ),
+        (
+            "order.placed",
+            json!({"order_id": "o", "currency": "EUR", "fulfillment": "ship", "lines": ["A"]}),
+            ReasonCode::InvalidField,
+            "payload.lines[0]",
+        ),
+        (
+            "order.status_changed",
+            json!({"order_id": "o", "status": "placed"}),
+            ReasonCode::InvalidField,
+            "payload.status",
+        ),
+        (
+            "refund.requested",
+            json!({"refund_id": "r", "order_id": "o", "lines": [{"sku": "A", "quantity": 1}], "reason": ""}),
+            ReasonCode::InvalidField,
+            "payload.reason",
+        ),
+        (
+            "refund.requested",
+            json!({"refund_id": "r", "order_id": "o", "lines": [{"sku": "A"}]}),
+            ReasonCode::MissingField,
+            "payload.lines[0].quantity",
+        ),
+        (
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x", "points": 0}),
+            ReasonCode::InvalidField,
+            "payload.points",
+        ),
+        (
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x", "points": 1_000_001}),
+            ReasonCode::InvalidField,
+            "payload.points",
+        ),
+        (
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a", "points": 0, "reason": "r"}),
+            ReasonCode::InvalidField,
+            "payload.points",
+        ),
+        (
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a", "points": -1_000_001, "reason": "r"}),
+            ReasonCode::InvalidField,
+            "payload.points",
+        ),
+        (
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a", "points": 5}),
+            ReasonCode::MissingField,
+            "payload.reason",
+        ),
+        (
+            "identity.linked",
+            json!({"anonymous_id": "c-1@example.com"}),
+            ReasonCode::InvalidField,
+            "payload.anonymous_id",
+        ),
+    ];
+    for (event_type, payload, reason, field) in cases {
+        let rejection =
+            parse(&envelope(event_type, payload.clone())).expect_err(&payload.to_string());
+        assert_eq!(
+            rejection.reason, reason,
+            "{event_type} {payload}: {rejection}"
+        );
+        assert!(
+            rejection.detail.contains(&format!("`{field}`")),
+            "{event_type}: {}",
+            rejection.detail
+        );
+    }
+}
+
+#[test]
+fn inventory_events_must_not_name_a_customer() {
+    let mut body = valid_bodies()[11].clone();
+    assert!(parse(&body).is_ok());
+    body["customer_id"] = Value::Null;
+    assert!(parse(&body).is_ok(), "null counts as absent");
+    body["customer_id"] = json!("c-1");
+    let rejection = parse(&body).unwrap_err();
+    assert_eq!(
+        (rejection.reason, rejection.detail.contains("`customer_id`")),
+        (ReasonCode::InvalidField, true)
+    );
+}
+
+#[test]
+fn iso_currency_list_is_sorted_for_binary_search() {
+    assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+    assert!(is_iso_4217("EUR") && is_iso_4217("USD") && !is_iso_4217("eur") && !is_iso_4217("XXX"));
+}
+
+#[test]
+fn order_total_is_the_sum_of_lines() {
+    let event = parse(&valid_bodies()[6]).unwrap();
+    let Payload::Order(OrderEvent::Placed(order)) = event.payload else {
+        panic!("not an order");
+    };
+    assert_eq!(order.total_minor(), 12_000);
+}

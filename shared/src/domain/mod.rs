@@ -1,0 +1,6 @@
+//! Pure domain rules: folds and merges over events, no I/O.
+//!
+//! Every function computes state through these, so a rule lives in exactly one place and is
+//! tested exhaustively (property tests next to each fold).
+
+pub mod cart;
