@@ -1,1 +1,226 @@
+//! SQS batch handling with `ReportBatchItemFailures` semantics (contract §2, "Nothing lost").
+//!
+//! Each record of a batch ends in exactly one of three ways:
+//! - **applied** (or found already applied): the record is left out of the response, and Lambda
+//!   deletes it;
+//! - **rejected** (a permanent error: invalid body, type not for this queue, channel not
+//!   permitted, or a domain rejection): the original body goes to `rejected-events` with the
+//!   reason, and the record counts as handled;
+//! - **failed** (a transient error: throttling, timeouts, contention that outlived its retries,
+//!   or `rejected-events` itself unreachable): the record is reported as a batch item failure, SQS
+//!   redelivers it after the visibility timeout, and the queue's redrive policy moves it to the
+//!   DLQ if it never clears.
+//!
+//! One bad record never fails the batch. Records are processed concurrently (bounded); handlers
+//! are idempotent and resolve races with conditional writes, so concurrency cannot lose updates.
 
+use crate::config::ChannelAuthorization;
+use crate::contract::{Event, EventType, ReasonCode, Rejection, parse_event};
+use crate::queue::rejected::{RejectedEvent, RejectedEvents};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use std::error::Error as StdError;
+use std::future::Future;
+
+/// How many records of one batch are in flight at once.
+const CONCURRENCY: usize = 10;
+
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// State changed.
+    Changed,
+    /// Already applied (a redelivery) or superseded: nothing to change.
+    Unchanged,
+}
+
+/// Why an event could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Permanent: the event is refused for good and goes to `rejected-events`.
+    #[error("rejected: {0}")]
+    Rejected(#[from] Rejection),
+    /// Transient: SQS should deliver it again.
+    #[error("transient failure: {0}")]
+    Transient(#[source] BoxError),
+}
+
+impl ApplyError {
+    pub fn transient(error: impl Into<BoxError>) -> Self {
+        ApplyError::Transient(error.into())
+    }
+}
+
+/// The domain side of one function: which types it takes, and how it applies one event.
+pub trait EventHandler: Send + Sync {
+    /// Whether this function's queue carries `event_type`.
+    fn accepts(&self, event_type: EventType) -> bool;
+
+    /// Applies one validated event. Must be idempotent: the same event may arrive many times.
+    fn apply(&self, event: &Event) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+}
+
+/// Validates, authorizes, applies and routes every record of an SQS batch.
+pub struct SqsBatchProcessor<H> {
+    handler: H,
+    rejected: RejectedEvents,
+    senders: ChannelAuthorization,
+}
+
+/// How one record ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied(Applied),
+    Rejected,
+    Failed,
+}
+
+impl<H: EventHandler> SqsBatchProcessor<H> {
+    pub fn new(handler: H, rejected: RejectedEvents, senders: ChannelAuthorization) -> Self {
+        SqsBatchProcessor {
+            handler,
+            rejected,
+            senders,
+        }
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
+    pub async fn process(&self, event: SqsEvent) -> SqsBatchResponse {
+        let outcomes: Vec<(Option<String>, Outcome)> = futures::stream::iter(event.records)
+            .map(|record| async move {
+                let outcome = self.process_record(&record).await;
+                (record.message_id, outcome)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        for (message_id, outcome) in outcomes {
+            if outcome == Outcome::Failed {
+                let mut failure = BatchItemFailure::default();
+                // Lambda treats an empty identifier as a failure of the whole batch, which is the
+                // safe reading for a record we could not even identify.
+                failure.item_identifier = message_id.unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    async fn process_record(&self, record: &SqsMessage) -> Outcome {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or_default();
+        let event = match self.admit(record, body) {
+            Ok(event) => event,
+            Err(rejection) => {
+                tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
+                return self.reject(record, body, &rejection).await;
+            }
+        };
+        let fields = LogFields::of(&event, message_id);
+        match self.handler.apply(&event).await {
+            Ok(applied) => {
+                let outcome = match applied {
+                    Applied::Changed => "applied",
+                    Applied::Unchanged => "unchanged",
+                };
+                fields.info(outcome);
+                Outcome::Applied(applied)
+            }
+            Err(ApplyError::Rejected(rejection)) => {
+                tracing::info!(
+                    message_id, event_id = fields.event_id, event_type = fields.event_type, channel = fields.channel,
+                    outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail
+                );
+                self.reject(record, body, &rejection).await
+            }
+            Err(ApplyError::Transient(error)) => {
+                tracing::warn!(
+                    message_id, event_id = fields.event_id, event_type = fields.event_type, channel = fields.channel,
+                    outcome = "retry", error = %error
+                );
+                Outcome::Failed
+            }
+        }
+    }
+
+    /// Everything that decides, before any state is touched, whether a record is an event this
+    /// function may apply.
+    fn admit(&self, record: &SqsMessage, body: &str) -> Result<Event, Rejection> {
+        let event = parse_event(body)?;
+        let event_type = event.event_type();
+        if !self.handler.accepts(event_type) {
+            return Err(Rejection::new(
+                ReasonCode::UnknownType,
+                format!(
+                    "`type` `{event_type}` is not accepted here; send it to {}",
+                    event_type.ingress_queue()
+                ),
+            ));
+        }
+        let sender = record.attributes.get("SenderId").map(String::as_str);
+        if !self.senders.permits(sender, event.channel) {
+            return Err(Rejection::new(
+                ReasonCode::ChannelNotPermitted,
+                format!(
+                    "sender `{}` may not send events for `channel` `{}`",
+                    sender.unwrap_or("<none>"),
+                    event.channel
+                ),
+            ));
+        }
+        Ok(event)
+    }
+
+    async fn reject(&self, record: &SqsMessage, body: &str, rejection: &Rejection) -> Outcome {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let source_queue = record
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit(':').next())
+            .unwrap_or_default();
+        let rejected = RejectedEvent::new(rejection, source_queue, message_id, body);
+        match self.rejected.send(&rejected).await {
+            Ok(()) => Outcome::Rejected,
+            Err(error) => {
+                tracing::warn!(message_id, outcome = "retry", error = %error, "could not record a rejection");
+                Outcome::Failed
+            }
+        }
+    }
+}
+
+/// The fields every per-event log line carries. Never the payload: it holds customer data.
+struct LogFields<'a> {
+    message_id: &'a str,
+    event_id: &'a str,
+    event_type: &'static str,
+    channel: &'static str,
+}
+
+impl<'a> LogFields<'a> {
+    fn of(event: &'a Event, message_id: &'a str) -> Self {
+        LogFields {
+            message_id,
+            event_id: event.event_id(),
+            event_type: event.event_type().as_str(),
+            channel: event.channel.as_str(),
+        }
+    }
+
+    fn info(&self, outcome: &str) {
+        tracing::info!(
+            message_id = self.message_id,
+            event_id = self.event_id,
+            event_type = self.event_type,
+            channel = self.channel,
+            outcome
+        );
+    }
+}

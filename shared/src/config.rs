@@ -1,1 +1,142 @@
+//! Function configuration, read from the environment the infrastructure template sets (§5).
+//!
+//! Everything is read through a lookup function, so the local event-source runner can hand each
+//! function the environment the template declares for it without touching the process's own.
 
+use crate::contract::Channel;
+use std::collections::{HashMap, HashSet};
+
+/// The state table's name.
+pub const TABLE_VAR: &str = "OMNISYNC_TABLE";
+/// The URL of the `rejected-events` queue.
+pub const REJECTED_QUEUE_URL_VAR: &str = "OMNISYNC_REJECTED_QUEUE_URL";
+/// Optional JSON object: SQS `SenderId` → channels that sender may claim.
+pub const CHANNEL_SENDERS_VAR: &str = "OMNISYNC_CHANNEL_SENDERS";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// What every function needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub table: String,
+    pub rejected_queue_url: String,
+    pub channel_senders: ChannelAuthorization,
+}
+
+impl FunctionConfig {
+    /// Reads the process environment (what Lambda sets from the template).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads through `lookup`, e.g. a map of the variables a template declares.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        Ok(FunctionConfig {
+            table: required(TABLE_VAR)?,
+            rejected_queue_url: required(REJECTED_QUEUE_URL_VAR)?,
+            channel_senders: ChannelAuthorization::parse(
+                lookup(CHANNEL_SENDERS_VAR).as_deref().unwrap_or(""),
+            )?,
+        })
+    }
+}
+
+/// Which channels each SQS sender may claim (§4, Channel authorization).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelAuthorization {
+    /// `None`: no map configured, every channel is accepted (local runs).
+    senders: Option<HashMap<String, HashSet<Channel>>>,
+}
+
+impl ChannelAuthorization {
+    /// Parses `{"AIDA…": ["web", "app"], …}`; an empty or blank text means "no map".
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: CHANNEL_SENDERS_VAR,
+            reason,
+        };
+        let raw: HashMap<String, Vec<String>> = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("expected {{\"<SenderId>\": [\"web\", …]}}: {e}")))?;
+        let mut senders = HashMap::with_capacity(raw.len());
+        for (sender, channels) in raw {
+            let channels = channels
+                .iter()
+                .map(|c| {
+                    Channel::parse(c).ok_or_else(|| {
+                        invalid(format!("unknown channel `{c}` for sender `{sender}`"))
+                    })
+                })
+                .collect::<Result<HashSet<_>, _>>()?;
+            senders.insert(sender, channels);
+        }
+        Ok(ChannelAuthorization {
+            senders: Some(senders),
+        })
+    }
+
+    /// Whether `sender` may send events that claim `channel`.
+    pub fn permits(&self, sender: Option<&str>, channel: Channel) -> bool {
+        match &self.senders {
+            None => true,
+            Some(map) => sender
+                .and_then(|s| map.get(s))
+                .is_some_and(|channels| channels.contains(&channel)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_map_every_channel_is_accepted() {
+        let open = ChannelAuthorization::parse(" ").unwrap();
+        assert!(open.permits(None, Channel::Store));
+    }
+
+    #[test]
+    fn a_map_limits_each_sender_to_its_channels() {
+        let map =
+            ChannelAuthorization::parse(r#"{"AIDASTORE": ["store"], "AIDAWEB": ["web", "app"]}"#)
+                .unwrap();
+        assert!(map.permits(Some("AIDASTORE"), Channel::Store));
+        assert!(!map.permits(Some("AIDASTORE"), Channel::Web));
+        assert!(map.permits(Some("AIDAWEB"), Channel::App));
+        assert!(!map.permits(Some("AIDAOTHER"), Channel::Web));
+        assert!(!map.permits(None, Channel::Web));
+    }
+
+    #[test]
+    fn a_bad_map_is_a_config_error() {
+        assert!(ChannelAuthorization::parse(r#"{"AIDA": ["fax"]}"#).is_err());
+        assert!(ChannelAuthorization::parse("[1]").is_err());
+    }
+
+    #[test]
+    fn lookup_reads_names() {
+        let env: HashMap<&str, &str> =
+            [(TABLE_VAR, "p-state"), (REJECTED_QUEUE_URL_VAR, "http://q")].into();
+        let config = FunctionConfig::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(
+            (config.table.as_str(), config.rejected_queue_url.as_str()),
+            ("p-state", "http://q")
+        );
+        let missing = FunctionConfig::from_lookup(|_| None).unwrap_err();
+        assert!(matches!(missing, ConfigError::Missing(TABLE_VAR)));
+    }
+}

@@ -1,1 +1,26 @@
+//! Developer tooling for omnisync: the project-local Python tools, the local AWS stack, and the
+//! local event-source runner that plays Lambda's part against it.
+//!
+//! - [`venv`]: installs moto, aws-sam-translator, cfn-lint and cargo-lambda into `.venv/`.
+//! - [`moto`]: starts and stops a moto server on a free 127.0.0.1 port.
+//! - [`stack`]: deploys `infra/template.yaml` into that endpoint and reads back what it made.
+//! - [`functions`]: the deployed functions, by the template's logical id.
+//! - [`runner`]: polls each event source mapping's queue like Lambda does and invokes the function.
 
+pub mod functions;
+pub mod local;
+pub mod moto;
+pub mod runner;
+pub mod stack;
+pub mod venv;
+
+use std::path::PathBuf;
+
+/// The workspace root (this crate lives in `<root>/xtask`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}

@@ -1,1 +1,241 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's developer commands. See README.md.
+
+use anyhow::{Context, Result, bail};
+use omnisync::store::cart::CartStore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+use xtask::local::{LocalStack, StackOptions};
+use xtask::venv::{Venv, run};
+use xtask::workspace_root;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  demo     set up, start a local AWS stack, send the cart story from events/story through the
+           queues into the real functions, and print the resulting carts
+  test     set up, then run every check and test: fmt, clippy, cfn-lint, unit, property and
+           end-to-end tests against a local AWS endpoint
+  stack    set up, start a local AWS stack with the runner and keep it running; prints the
+           endpoint and queue URLs (Ctrl-C stops it)
+  setup    install the local-stack tools into .venv/ (moto, aws-sam-translator, cfn-lint,
+           cargo-lambda)
+  lint     cfn-lint infra/template.yaml
+  build    cargo lambda build --release for every function; prints the bootstrap sizes
+           (pass --arm64 for the deploy architecture)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    let runtime = tokio::runtime::Runtime::new()?;
+    match command {
+        "setup" => setup().map(|_| ()),
+        "lint" => {
+            let venv = setup()?;
+            lint(&venv)
+        }
+        "demo" => {
+            let _venv = setup()?;
+            runtime.block_on(demo())
+        }
+        "stack" => {
+            let _venv = setup()?;
+            runtime.block_on(stack())
+        }
+        "test" => {
+            let venv = setup()?;
+            test(&venv)
+        }
+        "build" => {
+            let venv = setup()?;
+            build(&venv, &args[1..])
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn setup() -> Result<Venv> {
+    let venv = Venv::at_workspace();
+    venv.ensure()?;
+    Ok(venv)
+}
+
+fn lint(venv: &Venv) -> Result<()> {
+    eprintln!("== cfn-lint infra/template.yaml");
+    run(Command::new(venv.bin("cfn-lint")).arg(workspace_root().join("infra/template.yaml")))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn test(venv: &Venv) -> Result<()> {
+    eprintln!("== cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    eprintln!("== cargo clippy --all-targets -- -D warnings");
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    lint(venv)?;
+    let moto = xtask::moto::MotoServer::start(venv)?;
+    eprintln!(
+        "== cargo test --workspace (local AWS endpoint {})",
+        moto.endpoint()
+    );
+    let result = run(cargo()
+        .args(["test", "--workspace"])
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test"));
+    drop(moto);
+    result
+}
+
+fn build(venv: &Venv, extra: &[String]) -> Result<()> {
+    let path = std::env::join_paths(std::iter::once(venv.bin("")).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
+    eprintln!("== cargo lambda build --release {}", extra.join(" "));
+    run(cargo()
+        .args(["lambda", "build", "--release"])
+        .args(extra)
+        .env("PATH", path))?;
+    let lambda_dir = workspace_root().join("target/lambda");
+    for entry in std::fs::read_dir(&lambda_dir)
+        .with_context(|| format!("reading {}", lambda_dir.display()))?
+    {
+        let bootstrap = entry?.path().join("bootstrap");
+        if let Ok(meta) = std::fs::metadata(&bootstrap) {
+            println!("{:>12} bytes  {}", meta.len(), bootstrap.display());
+        }
+    }
+    Ok(())
+}
+
+async fn stack() -> Result<()> {
+    let mut stack = LocalStack::deploy(StackOptions {
+        endpoint: None,
+        prefix: "omnisync",
+        params: vec![],
+    })
+    .await?;
+    let sdk = stack.sdk.clone();
+    stack.start_runner(&sdk, 2)?;
+    omnisync::telemetry::init();
+    println!("local AWS endpoint: {}", stack.endpoint());
+    println!(
+        "  export AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+        stack.endpoint()
+    );
+    for (logical_id, url) in &stack.manifest.queues {
+        println!("queue {logical_id}: {url}");
+    }
+    for (logical_id, name) in &stack.manifest.tables {
+        println!("table {logical_id}: {name}");
+    }
+    println!("the event-source runner is polling; Ctrl-C stops everything");
+    tokio::signal::ctrl_c().await?;
+    stack.shutdown();
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Story {
+    description: String,
+    events: Vec<StoryEvent>,
+    expected_carts: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct StoryEvent {
+    queue: String,
+    note: String,
+    body: Value,
+}
+
+async fn demo() -> Result<()> {
+    let path = workspace_root().join("events/story/cart-story.json");
+    let story: Story = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )?;
+    println!("omnisync demo: {}\n", story.description);
+    for event in &story.events {
+        println!(
+            "  {:<12} {:<24} {}",
+            event.body["channel"].as_str().unwrap_or("?"),
+            event.body["type"].as_str().unwrap_or("?"),
+            event.note
+        );
+    }
+
+    let mut stack = LocalStack::deploy(StackOptions {
+        endpoint: None,
+        prefix: "omnisync",
+        params: vec![],
+    })
+    .await?;
+    println!(
+        "\nlocal AWS endpoint {} with the stack from infra/template.yaml",
+        stack.endpoint()
+    );
+    let sdk = stack.sdk.clone();
+    stack.start_runner(&sdk, 2)?;
+
+    // Deliver as the network would: the last event first, and one event twice.
+    let mut deliveries: Vec<&StoryEvent> = story.events.iter().rev().collect();
+    deliveries.extend(story.events.first());
+    for event in &deliveries {
+        stack.send(&event.queue, &[event.body.to_string()]).await?;
+    }
+    println!(
+        "sent {} messages ({} events, newest first, one twice)",
+        deliveries.len(),
+        story.events.len()
+    );
+    stack
+        .wait_drained(&["cart-events"], Duration::from_secs(120))
+        .await?;
+
+    let carts = CartStore::new(stack.dynamodb(), stack.table()?);
+    let mut all_match = true;
+    println!("\ncarts, as every channel now shows them:");
+    for (customer_id, expected) in &story.expected_carts {
+        let cart = carts.load(customer_id).await?.lines();
+        let shown = json!({ "customer_id": customer_id, "cart": cart });
+        let matches = serde_json::to_value(&cart)? == *expected;
+        all_match &= matches;
+        println!(
+            "  {}  {}",
+            if matches { "ok      " } else { "MISMATCH" },
+            shown
+        );
+    }
+    let rejected = stack.drain("rejected-events").await?;
+    println!("\nrejected-events ({}):", rejected.len());
+    for body in &rejected {
+        let value: Value = serde_json::from_str(body)?;
+        println!(
+            "  {} {}: {}",
+            value["event_id"], value["reason_code"], value["detail"]
+        );
+    }
+    stack.shutdown();
+    if !all_match {
+        bail!("a cart does not match the story's expected result");
+    }
+    Ok(())
+}

@@ -1,1 +1,3 @@
+//! SQS adapters.
 
+pub mod rejected;

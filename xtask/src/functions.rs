@@ -1,0 +1,41 @@
+//! The deployed functions by the template's logical id, built exactly as their `main.rs` builds
+//! them, but with the environment the template declares for them (read back from the local
+//! stack) instead of the process environment, so several functions share one process.
+
+use anyhow::{Result, bail};
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::future::BoxFuture;
+use omnisync::config::FunctionConfig;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A function an SQS event source mapping invokes.
+pub trait SqsFunction: Send + Sync {
+    fn invoke(
+        &self,
+        event: SqsEvent,
+    ) -> BoxFuture<'_, Result<SqsBatchResponse, lambda_runtime::Error>>;
+}
+
+impl SqsFunction for cart_sync::Function {
+    fn invoke(
+        &self,
+        event: SqsEvent,
+    ) -> BoxFuture<'_, Result<SqsBatchResponse, lambda_runtime::Error>> {
+        Box::pin(async move { Ok(cart_sync::handle(self, event).await) })
+    }
+}
+
+/// Builds the function the template declares under `logical_id`.
+pub fn build(
+    logical_id: &str,
+    sdk: &SdkConfig,
+    environment: &BTreeMap<String, String>,
+) -> Result<Arc<dyn SqsFunction>> {
+    let config = FunctionConfig::from_lookup(|name| environment.get(name).cloned())?;
+    match logical_id {
+        "CartSyncFunction" => Ok(Arc::new(cart_sync::build(sdk, &config))),
+        other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
+    }
+}

@@ -1,0 +1,224 @@
+//! One local stack in use: moto (started here or reached through `AWS_ENDPOINT_URL`), the
+//! deployed template, and the event-source runner. The demo, `cargo xtask stack` and the
+//! end-to-end tests all work through this.
+
+use crate::moto::MotoServer;
+use crate::runner::Runner;
+use crate::stack::{self, Manifest};
+use crate::venv::Venv;
+use anyhow::{Context, Result, bail};
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use std::time::{Duration, Instant};
+
+pub struct LocalStack {
+    pub manifest: Manifest,
+    pub sdk: SdkConfig,
+    pub prefix: String,
+    runner: Option<Runner>,
+    moto: Option<MotoServer>,
+}
+
+/// How to bring a stack up.
+pub struct StackOptions<'a> {
+    /// An endpoint to use; `None` starts a moto server for this stack alone.
+    pub endpoint: Option<String>,
+    /// Stack name and resource prefix.
+    pub prefix: &'a str,
+    /// Further template parameters.
+    pub params: Vec<(&'a str, String)>,
+}
+
+impl LocalStack {
+    /// Deploys the template (the Python tools must be installed: `cargo xtask setup`).
+    pub async fn deploy(options: StackOptions<'_>) -> Result<LocalStack> {
+        let venv = Venv::at_workspace();
+        let moto = match options.endpoint {
+            Some(_) => None,
+            None => Some(MotoServer::start(&venv)?),
+        };
+        let endpoint = match (&options.endpoint, &moto) {
+            (Some(endpoint), _) => endpoint.clone(),
+            (None, Some(moto)) => moto.endpoint().to_owned(),
+            (None, None) => bail!("no endpoint"),
+        };
+        let mut params: Vec<(&str, &str)> = vec![("Prefix", options.prefix)];
+        params.extend(options.params.iter().map(|(k, v)| (*k, v.as_str())));
+        let params: Vec<(String, String)> = params
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let stack_name = options.prefix.to_owned();
+        let manifest = {
+            let endpoint = endpoint.clone();
+            tokio::task::spawn_blocking(move || {
+                let borrowed: Vec<(&str, &str)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                stack::deploy(&venv, &endpoint, &stack_name, &borrowed)
+            })
+            .await??
+        };
+        let sdk = stack::local_sdk_config(&endpoint).await;
+        Ok(LocalStack {
+            manifest,
+            sdk,
+            prefix: options.prefix.to_owned(),
+            runner: None,
+            moto,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.manifest.endpoint
+    }
+
+    /// Starts the event-source runner with `pollers` concurrent pollers per mapping, its
+    /// functions built from `sdk` (the stack's own unless a caller wants to inject faults).
+    pub fn start_runner(&mut self, sdk: &SdkConfig, pollers: usize) -> Result<()> {
+        self.runner = Some(Runner::start(&self.manifest, sdk, pollers)?);
+        Ok(())
+    }
+
+    pub fn stop_runner(&mut self) {
+        self.runner = None;
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// The URL of the contract queue `name` (e.g. `cart-events`), i.e. `<prefix>-<name>`.
+    pub fn queue_url(&self, name: &str) -> Result<&str> {
+        let wanted = format!("{}-{name}", self.prefix);
+        self.manifest
+            .queues
+            .values()
+            .find(|url| url.rsplit('/').next() == Some(wanted.as_str()))
+            .map(String::as_str)
+            .with_context(|| format!("the stack has no queue {wanted}"))
+    }
+
+    pub fn table(&self) -> Result<&str> {
+        self.manifest.table("StateTable")
+    }
+
+    /// Sends bodies in batches of ten; returns the message ids in the order of `bodies`.
+    pub async fn send(&self, queue: &str, bodies: &[String]) -> Result<Vec<String>> {
+        let url = self.queue_url(queue)?.to_owned();
+        let sqs = self.sqs();
+        let mut ids = Vec::with_capacity(bodies.len());
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .context("building a batch entry")
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let output = sqs
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .context("SendMessageBatch")?;
+            if !output.failed.is_empty() {
+                bail!(
+                    "{} messages were not accepted by {queue}",
+                    output.failed.len()
+                );
+            }
+            let mut successful = output.successful;
+            successful.sort_by_key(|entry| entry.id.parse::<usize>().unwrap_or(usize::MAX));
+            ids.extend(successful.into_iter().map(|entry| entry.message_id));
+        }
+        Ok(ids)
+    }
+
+    /// Messages on `queue`, visible or in flight.
+    pub async fn depth(&self, queue: &str) -> Result<u64> {
+        let output = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(self.queue_url(queue)?)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .context("GetQueueAttributes")?;
+        Ok(output
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .map(|v| v.parse::<u64>().unwrap_or(0))
+            .sum())
+    }
+
+    /// Waits until every one of `queues` is empty (nothing visible, in flight or delayed) twice in
+    /// a row, or fails after `limit`.
+    pub async fn wait_drained(&self, queues: &[&str], limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        let mut empty_in_a_row = 0;
+        while empty_in_a_row < 2 {
+            if Instant::now() > deadline {
+                bail!("queues {queues:?} were not drained within {limit:?}");
+            }
+            let mut total = 0;
+            for queue in queues {
+                total += self.depth(queue).await?;
+            }
+            empty_in_a_row = if total == 0 { empty_in_a_row + 1 } else { 0 };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Receives and deletes every message currently on `queue`; returns the bodies.
+    pub async fn drain(&self, queue: &str) -> Result<Vec<String>> {
+        let url = self.queue_url(queue)?.to_owned();
+        let sqs = self.sqs();
+        let mut bodies = Vec::new();
+        loop {
+            let output = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .context("ReceiveMessage")?;
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(bodies);
+            }
+            for message in messages {
+                if let Some(handle) = &message.receipt_handle {
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .context("DeleteMessage")?;
+                }
+                bodies.extend(message.body);
+            }
+        }
+    }
+
+    /// Stops the runner and, if this stack started it, the moto server.
+    pub fn shutdown(mut self) {
+        self.runner = None;
+        self.moto = None;
+    }
+}

@@ -1,0 +1,68 @@
+//! The project-local Python environment (`.venv/`, git-ignored) with the pinned local-stack tools
+//! from `xtask/python/requirements.txt`. Needs only a `python3` on the PATH.
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct Venv {
+    root: PathBuf,
+}
+
+impl Venv {
+    pub fn at_workspace() -> Self {
+        Venv {
+            root: crate::workspace_root().join(".venv"),
+        }
+    }
+
+    pub fn bin(&self, tool: &str) -> PathBuf {
+        self.root.join("bin").join(tool)
+    }
+
+    pub fn python(&self) -> PathBuf {
+        self.bin("python")
+    }
+
+    /// Creates the venv and installs the requirements unless the installed set already matches.
+    pub fn ensure(&self) -> Result<()> {
+        let requirements = crate::workspace_root().join("xtask/python/requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements)
+            .with_context(|| format!("reading {}", requirements.display()))?;
+        let stamp = self.root.join(".requirements.installed");
+        if self.python().exists()
+            && std::fs::read_to_string(&stamp).is_ok_and(|done| done == wanted)
+        {
+            return Ok(());
+        }
+        if !self.python().exists() {
+            eprintln!("setting up {} (python3 -m venv)", self.root.display());
+            run(Command::new("python3").args(["-m", "venv"]).arg(&self.root))?;
+        }
+        eprintln!(
+            "installing the local-stack tools: moto, aws-sam-translator, cfn-lint, cargo-lambda"
+        );
+        run(Command::new(self.python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements))?;
+        std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
+        Ok(())
+    }
+}
+
+pub fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
