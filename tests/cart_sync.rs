@@ -1,1 +1,498 @@
+//! End to end: SQS `cart-events` → the local event-source runner → cart-sync → DynamoDB, on the
+//! local AWS endpoint, through the real SDK clients.
 
+use aws_lambda_events::event::sqs::SqsEvent;
+use omnisync::aws::Clients;
+use omnisync_e2e::faults::{LoseWriteResponses, RequestCounter};
+use omnisync_e2e::{DRAIN_LIMIT, bodies, event, reference_cart, rejected, stack, stored_cart};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const CHANNELS: [&str; 4] = ["web", "app", "store", "call_center"];
+/// moto's fixed `SenderId` for every message it receives.
+const MOTO_SENDER: &str = "AIDAIT2UOQQY3AUEKVGXU";
+
+fn clients_with(
+    stack: &xtask::local::LocalStack,
+    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
+) -> Clients {
+    let config = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+        .interceptor(interceptor)
+        .build();
+    Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(config),
+        sqs: aws_sdk_sqs::Client::new(&stack.sdk),
+    }
+}
+
+/// Random cart ops for several customers from every channel, with unique event ids and
+/// instants drawn from a narrow window so that ties and out-of-order arrival are common.
+fn random_cart_story(customers: &[&str], count: usize) -> Vec<Value> {
+    let mut rng = rand::rng();
+    let skus = ["SNK-42", "SOCK-3PK", "CAP-RED", "JKT-L"];
+    (0..count)
+        .map(|i| {
+            let customer = customers[rng.random_range(0..customers.len())];
+            let channel = CHANNELS[rng.random_range(0..4)];
+            let sku = skus[rng.random_range(0..skus.len())];
+            let at = 1_790_000_000_000 + rng.random_range(0..30_000);
+            let (event_type, payload) = match rng.random_range(0..10) {
+                0..=4 => (
+                    "cart.item_added",
+                    json!({"sku": sku, "quantity": rng.random_range(1..=3)}),
+                ),
+                5..=6 => (
+                    "cart.item_quantity_set",
+                    json!({"sku": sku, "quantity": rng.random_range(0..=5)}),
+                ),
+                7..=8 => ("cart.item_removed", json!({"sku": sku})),
+                _ => ("cart.cleared", json!({})),
+            };
+            event(
+                &format!("ev-{i:04}"),
+                at,
+                customer,
+                channel,
+                event_type,
+                payload,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shuffled_duplicated_cross_channel_edits_end_in_the_contract_cart() {
+    let mut stack = stack("cart-mix", &[]).await;
+    stack.start_runner(2).unwrap();
+    let customers = ["c-ava", "c-ben", "c-cem"];
+    let events = random_cart_story(&customers, 60);
+
+    // Every event once, a third of them again, all shuffled.
+    let mut deliveries = events.clone();
+    deliveries.extend(events.iter().step_by(3).cloned());
+    deliveries.shuffle(&mut rand::rng());
+    stack
+        .send("cart-events", &bodies(&deliveries))
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+
+    for customer in customers {
+        assert_eq!(
+            stored_cart(&stack, customer).await,
+            reference_cart(&events, customer),
+            "cart of {customer}"
+        );
+    }
+    assert_eq!(rejected(&stack).await, Vec::<Value>::new());
+    assert_eq!(
+        stack.drain("cart-events-dlq").await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_rejection_reason_lands_in_rejected_events_while_the_batch_applies() {
+    let mut stack = stack("cart-reject", &[]).await;
+    stack.start_runner(1).unwrap();
+    let valid = [
+        event(
+            "ok-1",
+            1_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 2}),
+        ),
+        event(
+            "ok-2",
+            2_000,
+            "c-1",
+            "store",
+            "cart.item_added",
+            json!({"sku": "B", "quantity": 1}),
+        ),
+    ];
+    let base = event(
+        "bad",
+        3_000,
+        "c-1",
+        "app",
+        "cart.item_added",
+        json!({"sku": "A", "quantity": 1}),
+    );
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut body = base.clone();
+        edit(&mut body);
+        body.to_string()
+    };
+    let invalid: Vec<(&str, String)> = vec![
+        (
+            "malformed_json",
+            "{\"event_id\": \"bad-syntax\",".to_owned(),
+        ),
+        (
+            "malformed_json",
+            base.to_string()
+                .replacen("{", "{\"type\":\"cart.cleared\",", 1),
+        ),
+        ("malformed_json", "[1,2,3]".to_owned()),
+        (
+            "too_large",
+            with(&|b| b["payload"]["sku"] = json!("X".repeat(70_000))),
+        ),
+        (
+            "unknown_type",
+            with(&|b| b["type"] = json!("cart.item_teleported")),
+        ),
+        // A valid event of another queue's type.
+        (
+            "unknown_type",
+            with(&|b| {
+                b["type"] = json!("wishlist.item_removed");
+                b["payload"] = json!({"sku": "A"});
+            }),
+        ),
+        (
+            "unsupported_schema_version",
+            with(&|b| b["schema_version"] = json!(2)),
+        ),
+        (
+            "missing_field",
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("occurred_at");
+            }),
+        ),
+        ("missing_field", with(&|b| b["channel"] = json!("store"))),
+        (
+            "invalid_field",
+            with(&|b| b["payload"]["quantity"] = json!(1000)),
+        ),
+        ("invalid_field", with(&|b| b["schema_version"] = json!("1"))),
+        ("invalid_field", with(&|b| b["customer_id"] = Value::Null)),
+        (
+            "unknown_field",
+            with(&|b| b["payload"]["colour"] = json!("red")),
+        ),
+        ("unknown_field", with(&|b| b["priority"] = json!("high"))),
+    ];
+    let mut all: Vec<String> = bodies(&valid);
+    all.extend(invalid.iter().map(|(_, body)| body.clone()));
+    all.shuffle(&mut rand::rng());
+    let ids = stack.send("cart-events", &all).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+
+    // What each rejected message should say, by message id; valid messages must not appear.
+    let valid_count = valid.len();
+    let expected_reason: BTreeMap<&str, &str> = ids
+        .iter()
+        .zip(&all)
+        .filter_map(|(id, body)| {
+            invalid
+                .iter()
+                .find(|(_, b)| b == body)
+                .map(|(reason, _)| (id.as_str(), *reason))
+        })
+        .collect();
+    assert_eq!(expected_reason.len() + valid_count, all.len());
+    let body_of: BTreeMap<&str, &str> = ids
+        .iter()
+        .map(String::as_str)
+        .zip(all.iter().map(String::as_str))
+        .collect();
+    let got: BTreeMap<String, String> = rejected(&stack)
+        .await
+        .into_iter()
+        .map(|r| {
+            let message_id = r["message_id"].as_str().unwrap().to_owned();
+            assert_eq!(
+                r["original_body"].as_str(),
+                body_of.get(message_id.as_str()).copied(),
+                "original body unchanged"
+            );
+            assert!(
+                r["source_queue"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("-cart-events")
+            );
+            assert!(!r["detail"].as_str().unwrap().is_empty());
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(r["rejected_at"].as_str().unwrap()).is_ok()
+            );
+            (message_id, r["reason_code"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = expected_reason
+        .iter()
+        .map(|(id, reason)| ((*id).to_owned(), (*reason).to_owned()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![
+            json!({"sku": "A", "quantity": 2}),
+            json!({"sku": "B", "quantity": 1})
+        ]
+    );
+    assert_eq!(
+        stack.drain("cart-events-dlq").await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sender_map_rejects_channels_the_sender_may_not_claim() {
+    let senders = json!({ MOTO_SENDER: ["web", "app"] }).to_string();
+    let mut stack = stack("cart-senders", &[("ChannelSenders", &senders)]).await;
+    stack.start_runner(1).unwrap();
+    let events = [
+        event(
+            "web-1",
+            1_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 1}),
+        ),
+        event(
+            "store-1",
+            2_000,
+            "c-1",
+            "store",
+            "cart.item_added",
+            json!({"sku": "B", "quantity": 1}),
+        ),
+        event(
+            "cc-1",
+            3_000,
+            "c-1",
+            "call_center",
+            "cart.cleared",
+            json!({}),
+        ),
+    ];
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+
+    let mut refused: Vec<(String, String)> = rejected(&stack)
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r["event_id"].as_str().unwrap().to_owned(),
+                r["reason_code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        vec![
+            ("cc-1".to_owned(), "channel_not_permitted".to_owned()),
+            ("store-1".to_owned(), "channel_not_permitted".to_owned())
+        ]
+    );
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![json!({"sku": "A", "quantity": 1})]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_whose_response_was_lost_is_redelivered_and_applied_once() {
+    let mut stack = stack("cart-lost", &[]).await;
+    let fault = LoseWriteResponses::new("FLAKY-SKU", 1);
+    stack
+        .start_runner_with(&clients_with(&stack, fault.clone()), 1)
+        .unwrap();
+    let events = [
+        event(
+            "add-1",
+            1_000,
+            "c-1",
+            "app",
+            "cart.item_added",
+            json!({"sku": "FLAKY-SKU", "quantity": 2}),
+        ),
+        event(
+            "add-2",
+            2_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "STEADY", "quantity": 1}),
+        ),
+    ];
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+
+    assert_eq!(fault.fired(), 1, "the first write's response was discarded");
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![
+            json!({"sku": "FLAKY-SKU", "quantity": 2}),
+            json!({"sku": "STEADY", "quantity": 1})
+        ],
+        "the redelivery found its write already applied and did not add again"
+    );
+    assert_eq!(
+        stack.drain("cart-events-dlq").await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(rejected(&stack).await, Vec::<Value>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_on_one_customer_lose_no_update() {
+    let mut stack = stack("cart-race", &[]).await;
+    let counter = RequestCounter::default();
+    stack
+        .start_runner_with(&clients_with(&stack, counter.clone()), 2)
+        .unwrap();
+    let _second_fleet = stack
+        .extra_runner(&clients_with(&stack, counter.clone()), 2)
+        .unwrap();
+
+    // Forty single adds to one line and ten to another, all for one customer.
+    let events: Vec<Value> = (0..50)
+        .map(|i| {
+            let sku = if i % 5 == 0 { "B" } else { "A" };
+            event(
+                &format!("race-{i:03}"),
+                1_000 + i,
+                "c-1",
+                CHANNELS[i as usize % 4],
+                "cart.item_added",
+                json!({"sku": sku, "quantity": 1}),
+            )
+        })
+        .collect();
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![
+            json!({"sku": "A", "quantity": 40}),
+            json!({"sku": "B", "quantity": 10})
+        ]
+    );
+    let requests = counter.snapshot();
+    eprintln!("DynamoDB requests under contention for 50 events: {requests:?}");
+    assert!(
+        counter.get("PutItem") >= 50,
+        "every event needed at least its own write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
+    let mut stack = stack("cart-cost", &[]).await;
+    let counter = RequestCounter::default();
+    stack
+        .start_runner_with(&clients_with(&stack, counter.clone()), 1)
+        .unwrap();
+    // Distinct customers, so no two writes contend.
+    let events: Vec<Value> = (0..20)
+        .map(|i| {
+            let (event_type, payload) = match i % 4 {
+                0 => ("cart.item_added", json!({"sku": "A", "quantity": 1})),
+                1 => ("cart.item_quantity_set", json!({"sku": "A", "quantity": 3})),
+                2 => ("cart.item_removed", json!({"sku": "A"})),
+                _ => ("cart.cleared", json!({})),
+            };
+            event(
+                &format!("cost-{i}"),
+                1_000 + i,
+                &format!("c-{i}"),
+                "web",
+                event_type,
+                payload,
+            )
+        })
+        .collect();
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    let after_first = counter.snapshot();
+    assert_eq!(
+        after_first,
+        BTreeMap::from([("GetItem".to_owned(), 20), ("PutItem".to_owned(), 20)])
+    );
+
+    // Redeliveries read once and write nothing.
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.snapshot(),
+        BTreeMap::from([("GetItem".to_owned(), 40), ("PutItem".to_owned(), 20)])
+    );
+}
+
+/// The samples in events/cart-sync are what `sam local invoke -e` or `cargo lambda invoke
+/// --data-file` would send; run each through the real handler against the local stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sample_trigger_events_do_what_their_names_say() {
+    let stack = stack("cart-samples", &[]).await;
+    let spec = &stack.manifest.functions["CartSyncFunction"];
+    let config =
+        omnisync::config::FunctionConfig::from_lookup(|n| spec.environment.get(n).cloned())
+            .unwrap();
+    let function = cart_sync::build(&stack.clients(), &config);
+    let sample = |name: &str| -> SqsEvent {
+        let path = xtask::workspace_root().join("events/cart-sync").join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+
+    let response = cart_sync::handle(&function, sample("sqs-valid.json")).await;
+    assert!(response.batch_item_failures.is_empty());
+    let cart = stored_cart(&stack, "c-ava").await;
+    assert_eq!(
+        cart,
+        vec![
+            json!({"sku": "SNK-AIR-42", "quantity": 2}),
+            json!({"sku": "SOCK-3PK", "quantity": 1})
+        ]
+    );
+
+    let response = cart_sync::handle(&function, sample("sqs-duplicate.json")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        stored_cart(&stack, "c-ava").await,
+        cart,
+        "redelivered events change nothing"
+    );
+
+    let invalid = sample("sqs-invalid.json");
+    let count = invalid.records.len();
+    let response = cart_sync::handle(&function, invalid).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "rejections are handled, not retried"
+    );
+    assert_eq!(rejected(&stack).await.len(), count);
+    assert_eq!(stored_cart(&stack, "c-ava").await, cart);
+}

@@ -1,1 +1,134 @@
+//! Shared set-up for the end-to-end tests: a fresh stack per test on the local AWS endpoint,
+//! event builders, an independent reference of the cart rule, and SDK interceptors that count
+//! DynamoDB requests or make a write's response get lost (fault injection on the real client,
+//! against the real endpoint: nothing is mocked).
+//!
+//! The endpoint comes from `AWS_ENDPOINT_URL`, which `cargo xtask test` sets to the moto server
+//! it starts. Each test deploys the template under its own random prefix, so tests run in
+//! parallel on one endpoint without seeing each other's queues.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+pub mod faults;
+
+use rand::Rng;
+use serde_json::{Value, json};
+use std::time::Duration;
+use xtask::local::{LocalStack, StackOptions};
+
+/// How long a test waits for its queues to drain before it fails.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
+
+/// Deploys a fresh stack for one test. Visibility timeout 2 s, so redeliveries come quickly.
+pub async fn stack(test: &str, extra: &[(&'static str, &str)]) -> LocalStack {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run the end-to-end tests with `cargo xtask test`, \
+         or point AWS_ENDPOINT_URL at a running `cargo xtask stack`",
+    );
+    let suffix: u32 = rand::rng().random();
+    let prefix = format!("{test}-{suffix:08x}");
+    let mut params: Vec<(&str, String)> = vec![
+        ("QueueVisibilityTimeout", "2".into()),
+        ("MaxReceiveCount", "5".into()),
+    ];
+    params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    LocalStack::deploy(StackOptions {
+        endpoint: Some(endpoint),
+        prefix: &prefix,
+        params,
+    })
+    .await
+    .expect("deploying the template")
+}
+
+/// An envelope with the contract's fields; `at_ms` becomes `occurred_at`.
+pub fn event(
+    event_id: &str,
+    at_ms: i64,
+    customer_id: &str,
+    channel: &str,
+    event_type: &str,
+    payload: Value,
+) -> Value {
+    let occurred_at = chrono::DateTime::from_timestamp_millis(at_ms)
+        .expect("instant in range")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut body = json!({
+        "event_id": event_id,
+        "type": event_type,
+        "schema_version": 1,
+        "customer_id": customer_id,
+        "channel": channel,
+        "occurred_at": occurred_at,
+        "payload": payload,
+    });
+    if channel == "store" {
+        body["store_id"] = json!("store-berlin-01");
+    }
+    body
+}
+
+/// The cart rule of CONTRACT.md §3, written out independently of `omnisync::domain`: sort a
+/// customer's ops by `(occurred_at, event_id)` and fold each SKU from 0.
+pub fn reference_cart(events: &[Value], customer_id: &str) -> Vec<Value> {
+    let mut mine: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["customer_id"] == customer_id)
+        .collect();
+    let key = |e: &Value| {
+        let at = chrono::DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        (at, e["event_id"].as_str().unwrap().to_owned())
+    };
+    mine.sort_by_key(|e| key(e));
+    let mut lines: std::collections::BTreeMap<String, i64> = Default::default();
+    for e in mine {
+        let sku = e["payload"]["sku"].as_str().map(str::to_owned);
+        let n = e["payload"]["quantity"].as_i64().unwrap_or(0);
+        match (e["type"].as_str().unwrap(), sku) {
+            ("cart.item_added", Some(sku)) => {
+                let q = lines.entry(sku).or_insert(0);
+                *q = (*q + n).min(999);
+            }
+            ("cart.item_quantity_set", Some(sku)) => {
+                lines.insert(sku, n);
+            }
+            ("cart.item_removed", Some(sku)) => {
+                lines.insert(sku, 0);
+            }
+            ("cart.cleared", _) => lines.values_mut().for_each(|q| *q = 0),
+            (other, _) => panic!("not a cart event: {other}"),
+        }
+    }
+    lines
+        .into_iter()
+        .filter(|(_, q)| *q > 0)
+        .map(|(sku, quantity)| json!({"sku": sku, "quantity": quantity}))
+        .collect()
+}
+
+/// The cart as stored, in the contract's JSON shape.
+pub async fn stored_cart(stack: &LocalStack, customer_id: &str) -> Vec<Value> {
+    let carts = omnisync::store::cart::CartStore::new(stack.dynamodb(), stack.table().unwrap());
+    let cart = carts.load(customer_id).await.expect("loading the cart");
+    cart.lines()
+        .into_iter()
+        .map(|l| serde_json::to_value(l).unwrap())
+        .collect()
+}
+
+/// Every message on `rejected-events`, parsed.
+pub async fn rejected(stack: &LocalStack) -> Vec<Value> {
+    stack
+        .drain("rejected-events")
+        .await
+        .expect("reading rejected-events")
+        .iter()
+        .map(|body| serde_json::from_str(body).expect("rejected-events bodies are JSON"))
+        .collect()
+}
+
+pub fn bodies(events: &[Value]) -> Vec<String> {
+    events.iter().map(Value::to_string).collect()
+}

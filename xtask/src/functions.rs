@@ -3,9 +3,9 @@
 //! stack) instead of the process environment, so several functions share one process.
 
 use anyhow::{Result, bail};
-use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
+use omnisync::aws::Clients;
 use omnisync::config::FunctionConfig;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,12 +30,12 @@ impl SqsFunction for cart_sync::Function {
 /// Builds the function the template declares under `logical_id`.
 pub fn build(
     logical_id: &str,
-    sdk: &SdkConfig,
+    clients: &Clients,
     environment: &BTreeMap<String, String>,
 ) -> Result<Arc<dyn SqsFunction>> {
     let config = FunctionConfig::from_lookup(|name| environment.get(name).cloned())?;
     match logical_id {
-        "CartSyncFunction" => Ok(Arc::new(cart_sync::build(sdk, &config))),
+        "CartSyncFunction" => Ok(Arc::new(cart_sync::build(clients, &config))),
         other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
     }
 }

@@ -9,6 +9,7 @@ use crate::venv::Venv;
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use omnisync::aws::Clients;
 use std::time::{Duration, Instant};
 
 pub struct LocalStack {
@@ -74,11 +75,25 @@ impl LocalStack {
         &self.manifest.endpoint
     }
 
-    /// Starts the event-source runner with `pollers` concurrent pollers per mapping, its
-    /// functions built from `sdk` (the stack's own unless a caller wants to inject faults).
-    pub fn start_runner(&mut self, sdk: &SdkConfig, pollers: usize) -> Result<()> {
-        self.runner = Some(Runner::start(&self.manifest, sdk, pollers)?);
+    /// Starts the event-source runner with `pollers` concurrent pollers per mapping.
+    pub fn start_runner(&mut self, pollers: usize) -> Result<()> {
+        self.start_runner_with(&self.clients(), pollers)
+    }
+
+    /// Starts the runner with functions built on `clients` (e.g. with an interceptor).
+    pub fn start_runner_with(&mut self, clients: &Clients, pollers: usize) -> Result<()> {
+        self.runner = Some(Runner::start(&self.manifest, clients, pollers)?);
         Ok(())
+    }
+
+    /// Starts one more, independent runner (as a second Lambda poller fleet would be); it runs
+    /// until the returned value is dropped.
+    pub fn extra_runner(&self, clients: &Clients, pollers: usize) -> Result<Runner> {
+        Runner::start(&self.manifest, clients, pollers)
+    }
+
+    pub fn clients(&self) -> Clients {
+        Clients::new(&self.sdk)
     }
 
     pub fn stop_runner(&mut self) {

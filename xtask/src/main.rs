@@ -133,8 +133,7 @@ async fn stack() -> Result<()> {
         params: vec![],
     })
     .await?;
-    let sdk = stack.sdk.clone();
-    stack.start_runner(&sdk, 2)?;
+    stack.start_runner(2)?;
     omnisync::telemetry::init();
     println!("local AWS endpoint: {}", stack.endpoint());
     println!(
@@ -192,8 +191,7 @@ async fn demo() -> Result<()> {
         "\nlocal AWS endpoint {} with the stack from infra/template.yaml",
         stack.endpoint()
     );
-    let sdk = stack.sdk.clone();
-    stack.start_runner(&sdk, 2)?;
+    stack.start_runner(2)?;
 
     // Deliver as the network would: the last event first, and one event twice.
     let mut deliveries: Vec<&StoryEvent> = story.events.iter().rev().collect();

@@ -21,9 +21,9 @@
 use crate::functions::{self, SqsFunction};
 use crate::stack::{EventSource, Manifest};
 use anyhow::{Context, Result};
-use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use omnisync::aws::Clients;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,8 +37,9 @@ pub struct Runner {
 
 impl Runner {
     /// Starts `pollers` concurrent pollers for every event source mapping of the manifest.
-    pub fn start(manifest: &Manifest, sdk: &SdkConfig, pollers: usize) -> Result<Runner> {
-        let sqs = aws_sdk_sqs::Client::new(sdk);
+    /// The functions are built from `clients`; the pollers use `clients.sqs` too.
+    pub fn start(manifest: &Manifest, clients: &Clients, pollers: usize) -> Result<Runner> {
+        let sqs = clients.sqs.clone();
         let mut tasks = Vec::new();
         for source in &manifest.event_sources {
             let spec = manifest.functions.get(&source.function).with_context(|| {
@@ -47,7 +48,7 @@ impl Runner {
                     source.mapping, source.function
                 )
             })?;
-            let function = functions::build(&source.function, sdk, &spec.environment)?;
+            let function = functions::build(&source.function, clients, &spec.environment)?;
             for _ in 0..pollers.max(1) {
                 let poller = Poller {
                     sqs: sqs.clone(),

@@ -5,7 +5,7 @@
 //! `omnisync::domain::cart` for the rule.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use omnisync::aws::load_sdk_config;
+use omnisync::aws::{Clients, load_sdk_config};
 use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
@@ -49,15 +49,13 @@ impl EventHandler for CartSync {
 /// The deployed function: batch handling around [`CartSync`].
 pub type Function = SqsBatchProcessor<CartSync>;
 
-/// Builds the function from an SDK configuration and the template's environment.
-pub fn build(sdk: &aws_config::SdkConfig, config: &FunctionConfig) -> Function {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
+/// Builds the function from its clients and the template's environment.
+pub fn build(clients: &Clients, config: &FunctionConfig) -> Function {
     SqsBatchProcessor::new(
         CartSync {
-            carts: CartStore::new(dynamodb, &config.table),
+            carts: CartStore::new(clients.dynamodb.clone(), &config.table),
         },
-        RejectedEvents::new(sqs, &config.rejected_queue_url),
+        RejectedEvents::new(clients.sqs.clone(), &config.rejected_queue_url),
         config.channel_senders.clone(),
     )
 }
@@ -65,7 +63,7 @@ pub fn build(sdk: &aws_config::SdkConfig, config: &FunctionConfig) -> Function {
 /// Builds the function as Lambda runs it: configuration from the process environment.
 pub async fn from_env() -> Result<Function, ConfigError> {
     let config = FunctionConfig::from_env()?;
-    Ok(build(&load_sdk_config().await, &config))
+    Ok(build(&Clients::new(&load_sdk_config().await), &config))
 }
 
 /// The Lambda entry point.

@@ -1,0 +1,133 @@
+//! SDK interceptors for the end-to-end tests. They sit in the real client's request pipeline and
+//! talk to the real endpoint; they only observe requests or discard a response.
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn operation(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
+    context
+        .request()
+        .headers()
+        .get("x-amz-target")
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Counts DynamoDB requests by operation (`GetItem`, `PutItem`, …), retries included.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter {
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl RequestCounter {
+    pub fn snapshot(&self) -> BTreeMap<String, usize> {
+        self.counts.lock().unwrap().clone()
+    }
+
+    pub fn get(&self, operation: &str) -> usize {
+        self.snapshot().get(operation).copied().unwrap_or(0)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(operation(context))
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Lets the first `times` matching `PutItem`s reach DynamoDB and succeed there, then discards
+/// their responses with an error, as a connection reset after the write would: the caller
+/// cannot know its write landed.
+#[derive(Debug, Clone)]
+pub struct LoseWriteResponses {
+    marker: String,
+    remaining: Arc<AtomicUsize>,
+    fired: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct Matched;
+
+impl Storable for Matched {
+    type Storer = StoreReplace<Self>;
+}
+
+impl LoseWriteResponses {
+    /// Affects `PutItem` requests whose body contains `marker`.
+    pub fn new(marker: &str, times: usize) -> Self {
+        LoseWriteResponses {
+            marker: marker.to_owned(),
+            remaining: Arc::new(AtomicUsize::new(times)),
+            fired: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn fired(&self) -> usize {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for LoseWriteResponses {
+    fn name(&self) -> &'static str {
+        "LoseWriteResponses"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        let matches =
+            operation(context) == "PutItem" && String::from_utf8_lossy(body).contains(&self.marker);
+        if matches {
+            cfg.interceptor_state().store_put(Matched);
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Matched>().is_none() {
+            return Ok(());
+        }
+        let take = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if take {
+            self.fired.fetch_add(1, Ordering::SeqCst);
+            return Err("injected: the connection dropped after DynamoDB applied the write".into());
+        }
+        Ok(())
+    }
+}
