@@ -21,17 +21,26 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Deploys a fresh stack for one test. Visibility timeout 2 s, so redeliveries come quickly.
 pub async fn stack(test: &str, extra: &[(&'static str, &str)]) -> LocalStack {
+    let mut params: Vec<(&str, String)> = vec![
+        ("QueueVisibilityTimeout", "2".into()),
+        ("MaxReceiveCount", "5".into()),
+    ];
+    params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    deploy(test, params).await
+}
+
+/// Deploys a fresh stack with the template's own parameter defaults (but its own prefix).
+pub async fn stack_with_defaults(test: &str) -> LocalStack {
+    deploy(test, Vec::new()).await
+}
+
+async fn deploy(test: &str, params: Vec<(&str, String)>) -> LocalStack {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect(
         "AWS_ENDPOINT_URL is not set: run the end-to-end tests with `cargo xtask test`, \
          or point AWS_ENDPOINT_URL at a running `cargo xtask stack`",
     );
     let suffix: u32 = rand::rng().random();
     let prefix = format!("{test}-{suffix:08x}");
-    let mut params: Vec<(&str, String)> = vec![
-        ("QueueVisibilityTimeout", "2".into()),
-        ("MaxReceiveCount", "5".into()),
-    ];
-    params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     LocalStack::deploy(StackOptions {
         endpoint: Some(endpoint),
         prefix: &prefix,

@@ -1,10 +1,13 @@
 //! The one validation entry point: raw SQS body → [`Event`] or [`Rejection`].
 //!
 //! Checks run in a fixed order, so a body with several faults always gets the same reason:
-//! 1. size (`too_large`), 2. JSON syntax, duplicate keys, non-object (`malformed_json`),
-//! 3. `schema_version` (a v2 body may legitimately carry fields and types v1 does not know),
-//! 4. unknown top-level fields, 5. `type`, 6. the other envelope fields in the contract's table
-//! order, 7. the payload: unknown fields first, then fields in the contract's order.
+//! 1. size (`too_large`);
+//! 2. JSON syntax, duplicate keys, non-object (`malformed_json`);
+//! 3. `schema_version` (a v2 body may legitimately carry fields and types v1 does not know);
+//! 4. unknown top-level fields;
+//! 5. `type`;
+//! 6. the other envelope fields, in the contract's table order;
+//! 7. the payload: unknown fields first, then fields in the contract's order.
 //!
 //! Within an object a field is `missing_field` when absent, `invalid_field` when `null` (for a
 //! required field), of the wrong JSON type, or outside its rule. An optional field that is `null`

@@ -92,7 +92,7 @@ impl CartStore {
                 operation: "Query",
                 pk: pk.clone(),
                 sk: CART_PREFIX.into(),
-                source: e.into(),
+                source: Box::new(e.into()),
             })?;
             let sk = match item.get("sk") {
                 Some(AttributeValue::S(sk)) => sk.clone(),

@@ -34,7 +34,7 @@ pub enum StoreError {
         pk: String,
         sk: String,
         #[source]
-        source: aws_sdk_dynamodb::Error,
+        source: Box<aws_sdk_dynamodb::Error>,
     },
     #[error("item {pk}/{sk} has an unexpected shape: {source}")]
     Corrupt {
@@ -159,7 +159,7 @@ impl Versioned<'_> {
             operation,
             pk: self.pk.clone(),
             sk: self.sk.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
