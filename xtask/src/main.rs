@@ -149,11 +149,31 @@ fn build(venv: &Venv, extra: &[String]) -> Result<()> {
     let path = std::env::join_paths(std::iter::once(venv.bin("")).chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     )))?;
-    eprintln!("== cargo lambda build --release {}", extra.join(" "));
-    run(cargo()
+    let functions_dir = workspace_root().join("functions");
+    let mut packages = Vec::new();
+    for entry in std::fs::read_dir(&functions_dir)
+        .with_context(|| format!("reading {}", functions_dir.display()))?
+    {
+        let entry = entry?;
+        if entry.path().join("Cargo.toml").exists() {
+            packages.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    packages.sort();
+    eprintln!(
+        "== cargo lambda build --release {} ({})",
+        extra.join(" "),
+        packages.join(", ")
+    );
+    let mut command = cargo();
+    command
         .args(["lambda", "build", "--release"])
         .args(extra)
-        .env("PATH", path))?;
+        .env("PATH", path);
+    for package in &packages {
+        command.args(["--package", package]);
+    }
+    run(&mut command)?;
     let lambda_dir = workspace_root().join("target/lambda");
     for entry in std::fs::read_dir(&lambda_dir)
         .with_context(|| format!("reading {}", lambda_dir.display()))?
