@@ -1,10 +1,12 @@
 //! End to end: SQS `cart-events` → the local event-source runner → cart-sync → DynamoDB, on the
 //! local AWS endpoint, through the real SDK clients.
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use omnisync::aws::Clients;
 use omnisync_e2e::faults::{LoseWriteResponses, RequestCounter};
-use omnisync_e2e::{DRAIN_LIMIT, bodies, event, reference_cart, rejected, stack, stored_cart};
+use omnisync_e2e::{
+    DRAIN_LIMIT, bodies, event, invoke_sample, reference_cart, rejected, sample_len, stack,
+    stored_cart,
+};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
@@ -457,17 +459,7 @@ async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sample_trigger_events_do_what_their_names_say() {
     let stack = stack("cart-samples", &[]).await;
-    let spec = &stack.manifest.functions["CartSyncFunction"];
-    let config =
-        omnisync::config::FunctionConfig::from_lookup(|n| spec.environment.get(n).cloned())
-            .unwrap();
-    let function = cart_sync::build(&stack.clients(), &config);
-    let sample = |name: &str| -> SqsEvent {
-        let path = xtask::workspace_root().join("events/cart-sync").join(name);
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-    };
-
-    let response = cart_sync::handle(&function, sample("sqs-valid.json")).await;
+    let response = invoke_sample(&stack, "CartSyncFunction", "cart-sync/sqs-valid.json").await;
     assert!(response.batch_item_failures.is_empty());
     let cart = stored_cart(&stack, "c-ava").await;
     assert_eq!(
@@ -478,7 +470,7 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
         ]
     );
 
-    let response = cart_sync::handle(&function, sample("sqs-duplicate.json")).await;
+    let response = invoke_sample(&stack, "CartSyncFunction", "cart-sync/sqs-duplicate.json").await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         stored_cart(&stack, "c-ava").await,
@@ -486,13 +478,14 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
         "redelivered events change nothing"
     );
 
-    let invalid = sample("sqs-invalid.json");
-    let count = invalid.records.len();
-    let response = cart_sync::handle(&function, invalid).await;
+    let response = invoke_sample(&stack, "CartSyncFunction", "cart-sync/sqs-invalid.json").await;
     assert!(
         response.batch_item_failures.is_empty(),
         "rejections are handled, not retried"
     );
-    assert_eq!(rejected(&stack).await.len(), count);
+    assert_eq!(
+        rejected(&stack).await.len(),
+        sample_len("cart-sync/sqs-invalid.json")
+    );
     assert_eq!(stored_cart(&stack, "c-ava").await, cart);
 }

@@ -36,6 +36,15 @@ pub enum Applied {
     Unchanged,
 }
 
+impl From<crate::store::WriteOutcome> for Applied {
+    fn from(outcome: crate::store::WriteOutcome) -> Self {
+        match outcome {
+            crate::store::WriteOutcome::Written => Applied::Changed,
+            crate::store::WriteOutcome::Unchanged => Applied::Unchanged,
+        }
+    }
+}
+
 /// Why an event could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

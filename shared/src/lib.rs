@@ -8,13 +8,14 @@
 //! - [`store`]: DynamoDB adapters: item layouts and conditional-write loops.
 //! - [`queue`]: SQS adapters: the `rejected-events` outbox.
 //! - [`batch`]: SQS batch handling with `ReportBatchItemFailures` semantics.
-//! - [`config`], [`aws`], [`telemetry`]: function set-up.
+//! - [`lambda`], [`config`], [`aws`], [`telemetry`]: function set-up.
 
 pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod contract;
 pub mod domain;
+pub mod lambda;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

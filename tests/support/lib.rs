@@ -11,6 +11,8 @@
 
 pub mod faults;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use omnisync::store::customer::{CustomerReader, CustomerState};
 use rand::Rng;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -117,11 +119,21 @@ pub fn reference_cart(events: &[Value], customer_id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A customer's state as the reader folds it.
+pub async fn customer(stack: &LocalStack, customer_id: &str) -> CustomerState {
+    let reader = CustomerReader::new(stack.dynamodb(), stack.table().unwrap());
+    reader
+        .load(customer_id)
+        .await
+        .expect("loading the customer")
+}
+
 /// The cart as stored, in the contract's JSON shape.
 pub async fn stored_cart(stack: &LocalStack, customer_id: &str) -> Vec<Value> {
-    let carts = omnisync::store::cart::CartStore::new(stack.dynamodb(), stack.table().unwrap());
-    let cart = carts.load(customer_id).await.expect("loading the cart");
-    cart.lines()
+    let state = customer(stack, customer_id).await;
+    state
+        .shopping
+        .cart
         .into_iter()
         .map(|l| serde_json::to_value(l).unwrap())
         .collect()
@@ -140,4 +152,26 @@ pub async fn rejected(stack: &LocalStack) -> Vec<Value> {
 
 pub fn bodies(events: &[Value]) -> Vec<String> {
     events.iter().map(Value::to_string).collect()
+}
+
+/// Runs a sample trigger event from `events/` (what `sam local invoke -e` would send) through the
+/// function the template declares as `function`, built with the stack's environment.
+pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> SqsBatchResponse {
+    let spec = &stack.manifest.functions[function];
+    let built = xtask::functions::build(function, &stack.clients(), &spec.environment)
+        .expect("building the function");
+    let path = xtask::workspace_root().join("events").join(sample);
+    let event: SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
+            .expect("an SQS event");
+    built.invoke(event).await.expect("the invocation")
+}
+
+/// How many records a sample trigger event holds.
+pub fn sample_len(sample: &str) -> usize {
+    let path = xtask::workspace_root().join("events").join(sample);
+    let event: SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
+            .expect("an SQS event");
+    event.records.len()
 }

@@ -119,6 +119,17 @@ impl LocalStack {
             .with_context(|| format!("the stack has no queue {wanted}"))
     }
 
+    /// The contract names (e.g. `cart-events`) of every queue an event source mapping reads.
+    pub fn ingress_queues(&self) -> Vec<String> {
+        let prefix = format!("{}-", self.prefix);
+        self.manifest
+            .event_sources
+            .iter()
+            .filter_map(|source| source.queue_url.rsplit('/').next())
+            .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+
     pub fn table(&self) -> Result<&str> {
         self.manifest.table("StateTable")
     }

@@ -1,7 +1,7 @@
 //! `cargo xtask <command>`: the project's developer commands. See README.md.
 
 use anyhow::{Context, Result, bail};
-use omnisync::store::cart::CartStore;
+use omnisync::store::customer::{CustomerReader, CustomerState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -13,8 +13,8 @@ use xtask::workspace_root;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  demo     set up, start a local AWS stack, send the cart story from events/story through the
-           queues into the real functions, and print the resulting carts
+  demo     set up, start a local AWS stack, send the story from events/story through the
+           queues into the real functions, and print every customer's cart, wishlist and orders
   test     set up, then run every check and test: fmt, clippy, cfn-lint, unit, property and
            end-to-end tests against a local AWS endpoint
   stack    set up, start a local AWS stack with the runner and keep it running; prints the
@@ -190,7 +190,7 @@ async fn stack() -> Result<()> {
     let mut stack = LocalStack::deploy(StackOptions {
         endpoint: None,
         prefix: "omnisync",
-        params: vec![],
+        params: local_params(),
     })
     .await?;
     stack.start_runner(2)?;
@@ -216,7 +216,10 @@ async fn stack() -> Result<()> {
 struct Story {
     description: String,
     events: Vec<StoryEvent>,
-    expected_carts: serde_json::Map<String, Value>,
+    /// Customer id → the cart, wishlist and orders (id, status, total) the story must end in.
+    expected: serde_json::Map<String, Value>,
+    /// Event id → reason code.
+    expected_rejections: serde_json::Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -224,19 +227,48 @@ struct StoryEvent {
     queue: String,
     note: String,
     body: Value,
+    /// Order-dependent decisions (which `order.placed` came first) follow arrival order: such an
+    /// event is sent after all others.
+    #[serde(default)]
+    deliver_last: bool,
+}
+
+/// The parameters the demo and `stack` deploy with: a short visibility timeout (kept at 6× the
+/// function timeout) so a redelivery shows up in seconds, not minutes.
+fn local_params() -> Vec<(&'static str, String)> {
+    vec![
+        ("FunctionTimeout", "1".into()),
+        ("QueueVisibilityTimeout", "6".into()),
+    ]
+}
+
+/// What the demo shows of a customer (the full customer view comes with the view projection).
+fn shown(state: &CustomerState) -> Value {
+    json!({
+        "customer_id": state.customer_id,
+        "cart": state.shopping.cart,
+        "wishlist": state.shopping.wishlist,
+        "orders": state.orders.iter().map(|o| json!({
+            "order_id": o.order_id,
+            "status": o.status.status(&o.placed).as_str(),
+            "total_minor": o.total_minor,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 async fn demo() -> Result<()> {
-    let path = workspace_root().join("events/story/cart-story.json");
+    let path = workspace_root().join("events/story/story.json");
     let story: Story = serde_json::from_str(
         &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
     )?;
     println!("omnisync demo: {}\n", story.description);
     for event in &story.events {
+        let body = &event.body;
         println!(
-            "  {:<12} {:<24} {}",
-            event.body["channel"].as_str().unwrap_or("?"),
-            event.body["type"].as_str().unwrap_or("?"),
+            "  {:<8} {:<12} {:<24} {}",
+            body["customer_id"].as_str().unwrap_or("-"),
+            body["channel"].as_str().unwrap_or("?"),
+            body["type"].as_str().unwrap_or("?"),
             event.note
         );
     }
@@ -244,7 +276,7 @@ async fn demo() -> Result<()> {
     let mut stack = LocalStack::deploy(StackOptions {
         endpoint: None,
         prefix: "omnisync",
-        params: vec![],
+        params: local_params(),
     })
     .await?;
     println!(
@@ -253,47 +285,68 @@ async fn demo() -> Result<()> {
     );
     stack.start_runner(2)?;
 
-    // Deliver as the network would: the last event first, and one event twice.
-    let mut deliveries: Vec<&StoryEvent> = story.events.iter().rev().collect();
+    // Deliver as the network might: newest first (so status changes come before their order),
+    // and the first event twice; events whose outcome depends on arrival come last.
+    let mut deliveries: Vec<&StoryEvent> = story
+        .events
+        .iter()
+        .rev()
+        .filter(|e| !e.deliver_last)
+        .collect();
     deliveries.extend(story.events.first());
+    let last: Vec<&StoryEvent> = story.events.iter().filter(|e| e.deliver_last).collect();
     for event in &deliveries {
         stack.send(&event.queue, &[event.body.to_string()]).await?;
     }
+    let queues = stack.ingress_queues();
+    let queue_names: Vec<&str> = queues.iter().map(String::as_str).collect();
+    stack
+        .wait_drained(&queue_names, Duration::from_secs(180))
+        .await?;
+    for event in &last {
+        stack.send(&event.queue, &[event.body.to_string()]).await?;
+    }
     println!(
-        "sent {} messages ({} events, newest first, one twice)",
-        deliveries.len(),
+        "sent {} messages ({} events, newest first, one twice, the double-submit last); waiting for the queues to drain",
+        deliveries.len() + last.len(),
         story.events.len()
     );
     stack
-        .wait_drained(&["cart-events"], Duration::from_secs(120))
+        .wait_drained(&queue_names, Duration::from_secs(180))
         .await?;
 
-    let carts = CartStore::new(stack.dynamodb(), stack.table()?);
+    let reader = CustomerReader::new(stack.dynamodb(), stack.table()?);
     let mut all_match = true;
-    println!("\ncarts, as every channel now shows them:");
-    for (customer_id, expected) in &story.expected_carts {
-        let cart = carts.load(customer_id).await?.lines();
-        let shown = json!({ "customer_id": customer_id, "cart": cart });
-        let matches = serde_json::to_value(&cart)? == *expected;
+    println!("\ncustomers, as every channel now shows them:");
+    for (customer_id, expected) in &story.expected {
+        let state = shown(&reader.load(customer_id).await?);
+        let matches = ["cart", "wishlist", "orders"]
+            .iter()
+            .all(|part| state[part] == expected[part]);
         all_match &= matches;
         println!(
             "  {}  {}",
             if matches { "ok      " } else { "MISMATCH" },
-            shown
+            state
         );
     }
     let rejected = stack.drain("rejected-events").await?;
     println!("\nrejected-events ({}):", rejected.len());
+    let mut rejections = serde_json::Map::new();
     for body in &rejected {
         let value: Value = serde_json::from_str(body)?;
         println!(
             "  {} {}: {}",
             value["event_id"], value["reason_code"], value["detail"]
         );
+        if let Some(event_id) = value["event_id"].as_str() {
+            rejections.insert(event_id.to_owned(), value["reason_code"].clone());
+        }
     }
     stack.shutdown();
-    if !all_match {
-        bail!("a cart does not match the story's expected result");
+    if !all_match || rejections != story.expected_rejections {
+        bail!("the result does not match the story's expected result");
     }
+    println!("\nevery customer and every rejection is as the story expects");
     Ok(())
 }

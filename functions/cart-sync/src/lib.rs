@@ -4,19 +4,23 @@
 //! touches, or the cart's clear marker); see `omnisync::store` for the layout and
 //! `omnisync::domain::cart` for the rule.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use omnisync::aws::{Clients, load_sdk_config};
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
-use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::aws::Clients;
+use omnisync::batch::{Applied, ApplyError, EventHandler};
+use omnisync::config::FunctionConfig;
 use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
 use omnisync::domain::cart::{CartEffect, effect};
-use omnisync::queue::rejected::RejectedEvents;
-use omnisync::store::WriteOutcome;
 use omnisync::store::cart::CartStore;
 
-/// The domain side of cart-sync.
 pub struct CartSync {
     carts: CartStore,
+}
+
+impl CartSync {
+    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
+        CartSync {
+            carts: CartStore::new(clients.dynamodb.clone(), &config.table),
+        }
+    }
 }
 
 impl EventHandler for CartSync {
@@ -39,34 +43,6 @@ impl EventHandler for CartSync {
             CartEffect::Clear => self.carts.apply_clear(customer_id, event.key.clone()).await,
         }
         .map_err(ApplyError::transient)?;
-        Ok(match written {
-            WriteOutcome::Written => Applied::Changed,
-            WriteOutcome::Unchanged => Applied::Unchanged,
-        })
+        Ok(written.into())
     }
-}
-
-/// The deployed function: batch handling around [`CartSync`].
-pub type Function = SqsBatchProcessor<CartSync>;
-
-/// Builds the function from its clients and the template's environment.
-pub fn build(clients: &Clients, config: &FunctionConfig) -> Function {
-    SqsBatchProcessor::new(
-        CartSync {
-            carts: CartStore::new(clients.dynamodb.clone(), &config.table),
-        },
-        RejectedEvents::new(clients.sqs.clone(), &config.rejected_queue_url),
-        config.channel_senders.clone(),
-    )
-}
-
-/// Builds the function as Lambda runs it: configuration from the process environment.
-pub async fn from_env() -> Result<Function, ConfigError> {
-    let config = FunctionConfig::from_env()?;
-    Ok(build(&Clients::new(&load_sdk_config().await), &config))
-}
-
-/// The Lambda entry point.
-pub async fn handle(function: &Function, event: SqsEvent) -> SqsBatchResponse {
-    function.process(event).await
 }

@@ -207,6 +207,18 @@ impl Cart {
         true
     }
 
+    /// Folds another cart in (the union of both op sets): the later clear, and every line merged.
+    pub fn merge(&mut self, other: &Cart) -> bool {
+        let mut changed = false;
+        if let Some(cleared) = &other.cleared {
+            changed |= self.apply_clear(cleared.clone());
+        }
+        for (sku, line) in &other.lines {
+            changed |= self.lines.entry(sku.clone()).or_default().merge(line);
+        }
+        changed
+    }
+
     /// The lines with a quantity above 0, sorted by SKU.
     pub fn lines(&self) -> Vec<CartLine> {
         self.lines

@@ -4,3 +4,6 @@
 //! tested exhaustively (property tests next to each fold).
 
 pub mod cart;
+pub mod order;
+pub mod shopping;
+pub mod wishlist;

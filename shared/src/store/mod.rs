@@ -3,36 +3,48 @@
 //! # Table layout
 //!
 //! One table (`<prefix>-state`), keys `pk` (partition) and `sk` (sort), both strings. Everything
-//! about one customer shares the partition `CUSTOMER#<customer_id>`, so the whole read model of a
-//! customer is one `Query`, and a stream record's key says whose view changed. `#` cannot occur
-//! in any id of the contract, so it is a safe separator.
+//! about one customer id shares the partition `CUSTOMER#<id>`, so a customer's whole state is one
+//! `Query`, and a stream record's key says whose view changed. `#` cannot occur in any id of the
+//! contract, so it is a safe separator.
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
-//! | cart line | `CUSTOMER#<customer_id>` | `CART#LINE#<sku>` | `rev`, `reset` `{t, e, q}`, `ops` `[{t, e, d}]` |
-//! | cart clear | `CUSTOMER#<customer_id>` | `CART#CLEAR` | `rev`, `t`, `e` |
+//! | cart line | `CUSTOMER#<id>` | `CART#LINE#<sku>` | `rev`, `reset` `{t, e, q}`, `ops` `[{t, e, d}]` |
+//! | cart clear | `CUSTOMER#<id>` | `CART#CLEAR` | `rev`, `t`, `e` |
+//! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size` |
+//! | order | `CUSTOMER#<id>` | `ORDER#<order_id>` | `rev`, `placed` `{t, e}`, channel, fulfillment, lines, `total_minor`, `status` |
+//! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
+//! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
+//! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
 //!
 //! (`t` = `occurred_at` in UTC ms, `e` = event id, `q` = quantity set, `d` = +added / −purchased.)
 //!
 //! Why per-line items and not one cart item: writers on different SKUs of one cart never contend,
 //! an item stays far below 1 KB (one write unit), and a line keeps only its latest reset and the
 //! ops after it. Why a separate clear item: a `cart.cleared` is one write however many lines the
-//! cart has, and a late op older than the clear is still superseded when it arrives.
+//! cart has, and a late op older than the clear is still superseded when it arrives. Why no
+//! purchase is written into cart or wishlist items: the order item is the purchase op, read in the
+//! same query (see [`crate::domain::shopping`]).
 //!
 //! # Writes
 //!
-//! Every write is optimistic concurrency on `rev`: read (strongly consistent), fold the event in
+//! Every update is optimistic concurrency on `rev`: read (strongly consistent), fold the event in
 //! with the pure rules of [`crate::domain`], put with `rev = :read_rev` (or
 //! `attribute_not_exists(pk)` for a new item), and on a conditional-check failure read again and
 //! retry. Nothing is ever last-write-wins on a whole item. The entries themselves are the dedupe
 //! record: a redelivered event is found in (or superseded by) the item, and nothing is written.
 
 pub mod cart;
+pub mod customer;
+pub mod identity;
+pub mod items;
+pub mod orders;
 mod versioned;
+pub mod wishlist;
 
 pub use versioned::{StoreError, WriteOutcome};
 
-/// The partition key of everything about one customer.
+/// The partition key of everything about one customer (or guest) id.
 pub fn customer_pk(customer_id: &str) -> String {
     format!("CUSTOMER#{customer_id}")
 }

@@ -60,8 +60,8 @@ pub(crate) struct Versioned<'a> {
 }
 
 impl Versioned<'_> {
-    /// Reads the item's body (default when absent) and its revision (0 when absent).
-    pub async fn read<T: DeserializeOwned + Default>(&self) -> Result<(T, u64), StoreError> {
+    /// Reads the item's body (`None` when absent) and its revision (0 when absent).
+    pub async fn read_existing<T: DeserializeOwned>(&self) -> Result<(Option<T>, u64), StoreError> {
         let output = self
             .client
             .get_item()
@@ -73,30 +73,52 @@ impl Versioned<'_> {
             .await
             .map_err(|e| self.request_error("GetItem", e.into()))?;
         match output.item {
-            None => Ok((T::default(), 0)),
-            Some(item) => self.decode(item),
+            None => Ok((None, 0)),
+            Some(item) => self.decode(item).map(|(body, rev)| (Some(body), rev)),
         }
     }
 
     pub(crate) fn decode<T: DeserializeOwned>(
         &self,
-        mut item: HashMap<String, AttributeValue>,
+        item: HashMap<String, AttributeValue>,
     ) -> Result<(T, u64), StoreError> {
-        item.remove(PK);
-        item.remove(SK);
-        let rev = match item.remove(REV) {
-            Some(AttributeValue::N(n)) => n.parse().ok(),
-            _ => None,
-        };
-        let body = serde_dynamo::from_item(item).map_err(|source| self.corrupt(source))?;
-        match rev {
-            Some(rev) => Ok((body, rev)),
-            None => Err(
-                self.corrupt(<serde_dynamo::Error as serde::de::Error>::custom(
-                    "missing or non-numeric `rev`",
-                )),
-            ),
+        decode(&self.pk, &self.sk, item)
+    }
+
+    /// Writes `body` as a new item (revision 1) unless the item exists. Returns whether it was
+    /// created. One conditional write, no read.
+    pub async fn create<T: Serialize>(&self, body: &T) -> Result<bool, StoreError> {
+        let item = self.encode(body, 1)?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)");
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(self.request_error("PutItem", err.into())),
         }
+    }
+
+    fn encode<T: Serialize>(
+        &self,
+        body: &T,
+        rev: u64,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut item = serde_dynamo::to_item::<_, HashMap<String, AttributeValue>>(body)
+            .map_err(|source| self.corrupt(source))?;
+        item.insert(PK.into(), AttributeValue::S(self.pk.clone()));
+        item.insert(SK.into(), AttributeValue::S(self.sk.clone()));
+        item.insert(REV.into(), AttributeValue::N(rev.to_string()));
+        Ok(item)
     }
 
     /// Reads, applies `change` (which returns whether it changed anything), and writes back on
@@ -108,16 +130,60 @@ impl Versioned<'_> {
     where
         T: Serialize + DeserializeOwned + Default,
     {
+        let outcome = self
+            .compare_and_swap(|body: Option<&mut T>, fresh: &mut Option<T>| match body {
+                Some(body) => change(body),
+                None => {
+                    let mut body = T::default();
+                    let changed = change(&mut body);
+                    *fresh = Some(body);
+                    changed
+                }
+            })
+            .await?;
+        Ok(outcome.unwrap_or(WriteOutcome::Unchanged))
+    }
+
+    /// Like [`Self::update`], for an item that must exist: `Ok(None)` when it does not.
+    pub async fn update_existing<T>(
+        &self,
+        mut change: impl FnMut(&mut T) -> bool,
+    ) -> Result<Option<WriteOutcome>, StoreError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut absent = false;
+        let outcome = self
+            .compare_and_swap(|body: Option<&mut T>, _fresh: &mut Option<T>| match body {
+                Some(body) => change(body),
+                None => {
+                    absent = true;
+                    false
+                }
+            })
+            .await?;
+        Ok(if absent { None } else { outcome })
+    }
+
+    /// The read–change–conditional-put loop. `change` gets the stored body (or `None` and a slot
+    /// for a new body) and says whether anything changed.
+    async fn compare_and_swap<T>(
+        &self,
+        mut change: impl FnMut(Option<&mut T>, &mut Option<T>) -> bool,
+    ) -> Result<Option<WriteOutcome>, StoreError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         for attempt in 0..MAX_ATTEMPTS {
-            let (mut body, rev) = self.read::<T>().await?;
-            if !change(&mut body) {
-                return Ok(WriteOutcome::Unchanged);
+            let (mut stored, rev) = self.read_existing::<T>().await?;
+            let mut fresh = None;
+            if !change(stored.as_mut(), &mut fresh) {
+                return Ok(Some(WriteOutcome::Unchanged));
             }
-            let mut item = serde_dynamo::to_item::<_, HashMap<String, AttributeValue>>(&body)
-                .map_err(|source| self.corrupt(source))?;
-            item.insert(PK.into(), AttributeValue::S(self.pk.clone()));
-            item.insert(SK.into(), AttributeValue::S(self.sk.clone()));
-            item.insert(REV.into(), AttributeValue::N((rev + 1).to_string()));
+            let Some(body) = stored.or(fresh) else {
+                return Ok(Some(WriteOutcome::Unchanged));
+            };
+            let item = self.encode(&body, rev + 1)?;
             let put = self
                 .client
                 .put_item()
@@ -131,7 +197,7 @@ impl Versioned<'_> {
                     .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
             };
             match put.send().await {
-                Ok(_) => return Ok(WriteOutcome::Written),
+                Ok(_) => return Ok(Some(WriteOutcome::Written)),
                 Err(err)
                     if err
                         .as_service_error()
@@ -150,7 +216,7 @@ impl Versioned<'_> {
         })
     }
 
-    fn request_error(
+    pub(crate) fn request_error(
         &self,
         operation: &'static str,
         source: aws_sdk_dynamodb::Error,
@@ -169,6 +235,32 @@ impl Versioned<'_> {
             sk: self.sk.clone(),
             source,
         }
+    }
+}
+
+/// Splits a stored item into its typed body and its revision.
+pub(crate) fn decode<T: DeserializeOwned>(
+    pk: &str,
+    sk: &str,
+    mut item: HashMap<String, AttributeValue>,
+) -> Result<(T, u64), StoreError> {
+    let corrupt = |source| StoreError::Corrupt {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        source,
+    };
+    item.remove(PK);
+    item.remove(SK);
+    let rev = match item.remove(REV) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
+    let body = serde_dynamo::from_item(item).map_err(corrupt)?;
+    match rev {
+        Some(rev) => Ok((body, rev)),
+        None => Err(corrupt(<serde_dynamo::Error as serde::de::Error>::custom(
+            "missing or non-numeric `rev`",
+        ))),
     }
 }
 
