@@ -1,11 +1,10 @@
 //! End to end: SQS `cart-events` → the local event-source runner → cart-sync → DynamoDB, on the
 //! local AWS endpoint, through the real SDK clients.
 
-use omnisync::aws::Clients;
 use omnisync_e2e::faults::{LoseWriteResponses, RequestCounter};
 use omnisync_e2e::{
-    DRAIN_LIMIT, bodies, event, invoke_sample, reference_cart, rejected, sample_len, stack,
-    stored_cart,
+    DRAIN_LIMIT, bodies, clients_with, event, invoke_sample, reference_cart, rejected, sample_len,
+    stack, stored_cart,
 };
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -15,19 +14,6 @@ use std::collections::BTreeMap;
 const CHANNELS: [&str; 4] = ["web", "app", "store", "call_center"];
 /// moto's fixed `SenderId` for every message it receives.
 const MOTO_SENDER: &str = "AIDAIT2UOQQY3AUEKVGXU";
-
-fn clients_with(
-    stack: &xtask::local::LocalStack,
-    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
-) -> Clients {
-    let config = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
-        .interceptor(interceptor)
-        .build();
-    Clients {
-        dynamodb: aws_sdk_dynamodb::Client::from_conf(config),
-        sqs: aws_sdk_sqs::Client::new(&stack.sdk),
-    }
-}
 
 /// Random cart ops for several customers from every channel, with unique event ids and
 /// instants drawn from a narrow window so that ties and out-of-order arrival are common.

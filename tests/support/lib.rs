@@ -175,3 +175,17 @@ pub fn sample_len(sample: &str) -> usize {
             .expect("an SQS event");
     event.records.len()
 }
+
+/// Clients whose DynamoDB client carries `interceptor` (to count requests or inject faults).
+pub fn clients_with(
+    stack: &LocalStack,
+    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
+) -> omnisync::aws::Clients {
+    let config = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+        .interceptor(interceptor)
+        .build();
+    omnisync::aws::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(config),
+        sqs: aws_sdk_sqs::Client::new(&stack.sdk),
+    }
+}

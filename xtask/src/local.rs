@@ -191,6 +191,25 @@ impl LocalStack {
             .sum())
     }
 
+    /// How many messages of `queue` are in flight (received and not yet deleted or visible
+    /// again): a sign that a consumer has taken them at least once.
+    pub async fn receive_count_hint(&self, queue: &str) -> Result<u64> {
+        let output = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(self.queue_url(queue)?)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .context("GetQueueAttributes")?;
+        Ok(output
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .map(|v| v.parse::<u64>().unwrap_or(0))
+            .sum())
+    }
+
     /// Waits until every one of `queues` is empty (nothing visible, in flight or delayed) twice in
     /// a row, or fails after `limit`.
     pub async fn wait_drained(&self, queues: &[&str], limit: Duration) -> Result<()> {
