@@ -439,7 +439,7 @@ async fn a_second_placement_of_an_order_id_is_rejected_as_duplicate_order() {
     };
     let first = order("place-a", "c-1", 100);
     stack
-        .send("order-events", &bodies(&[first.clone()]))
+        .send("order-events", &bodies(std::slice::from_ref(&first)))
         .await
         .unwrap();
     stack
