@@ -52,6 +52,11 @@ pub fn build(
             &config,
             identity_sync::IdentitySync::new,
         )),
+        "RefundProcessorFunction" => Arc::new(sqs_processor(
+            clients,
+            &config,
+            refund_processor::RefundProcessor::new,
+        )),
         other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
     })
 }

@@ -1,4 +1,7 @@
 //! A moto server on a free 127.0.0.1 port, stopped when dropped.
+//!
+//! It runs through `xtask/python/moto_server.py`, which makes moto's DynamoDB item operations
+//! atomic with respect to each other (moto's transactions are not, under concurrency).
 
 use crate::venv::Venv;
 use anyhow::{Context, Result, bail};
@@ -20,7 +23,10 @@ impl MotoServer {
         }
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let child = Command::new(venv.bin("moto_server"))
+        // moto's own server, with DynamoDB item operations made atomic: see the launcher's docs.
+        let launcher = crate::workspace_root().join("xtask/python/moto_server.py");
+        let child = Command::new(venv.python())
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

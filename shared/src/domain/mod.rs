@@ -4,6 +4,8 @@
 //! tested exhaustively (property tests next to each fold).
 
 pub mod cart;
+pub mod loyalty;
 pub mod order;
+pub mod refund;
 pub mod shopping;
 pub mod wishlist;

@@ -10,6 +10,16 @@
 use crate::contract::{EventKey, OrderStatus};
 use serde::{Deserialize, Serialize};
 
+/// One line of a placed order, with how much of it was refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchasedLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price_minor: u64,
+    #[serde(default)]
+    pub refunded_quantity: u32,
+}
+
 /// The status part of an order, folded from its `status_changed` events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderStatusState {

@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub struct Partition {
     pub ops: IdOps,
     pub orders: Vec<StoredOrder>,
+    pub refunds: Vec<StoredRefund>,
     /// When this id is a guest id that was linked: the customer and the link's key.
     pub linked_to: Option<(String, EventKey)>,
     /// Guest ids this id was linked with (not yet verified on the guest side).
@@ -30,6 +31,8 @@ pub struct CustomerState {
     pub shopping: Shopping,
     /// Sorted by `order_id`.
     pub orders: Vec<StoredOrder>,
+    /// Refund decisions on this id's requests, sorted by `refund_id`.
+    pub refunds: Vec<StoredRefund>,
     pub linked_to: Option<String>,
     /// The guest ids whose ops are folded into this customer's cart and wishlist.
     pub linked_guests: Vec<String>,
@@ -73,10 +76,13 @@ impl CustomerReader {
         };
         let mut orders = own.orders;
         orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        let mut refunds = own.refunds;
+        refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
         Ok(CustomerState {
             customer_id: customer_id.to_owned(),
             shopping,
             orders,
+            refunds,
             linked_to: own.linked_to.map(|(to, _)| to),
             linked_guests,
         })
@@ -144,6 +150,9 @@ fn add_item(
                 .collect(),
         });
         partition.orders.push(order);
+    } else if sk.starts_with(REFUND_PREFIX) {
+        let (refund, _): (StoredRefund, u64) = decode(pk, sk, item)?;
+        partition.refunds.push(refund);
     } else if sk == LINKED_TO_SK {
         let (link, _): (StoredLinkedTo, u64) = decode(pk, sk, item)?;
         if let (Some(customer_id), Some(key)) = (link.customer_id, link.key) {

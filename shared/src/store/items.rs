@@ -12,6 +12,7 @@ pub const CART_LINE_PREFIX: &str = "CART#LINE#";
 pub const CART_CLEAR_SK: &str = "CART#CLEAR";
 pub const WISH_PREFIX: &str = "WISH#";
 pub const ORDER_PREFIX: &str = "ORDER#";
+pub const REFUND_PREFIX: &str = "REFUND#";
 /// In a customer's partition: one per guest id linked to the customer.
 pub const GUEST_LINK_PREFIX: &str = "IDENTITY#GUEST#";
 /// In a guest id's partition: the customer it is linked to.
@@ -156,13 +157,42 @@ pub struct StoredOrder {
     pub status: OrderStatusState,
 }
 
+impl StoredOrder {
+    /// The total minus approved refunds.
+    pub fn remaining_minor(&self) -> u64 {
+        let refunded: u64 = self
+            .lines
+            .iter()
+            .map(|l| u64::from(l.refunded_quantity) * l.unit_price_minor)
+            .sum();
+        self.total_minor.saturating_sub(refunded)
+    }
+
+    pub fn refunded_minor(&self) -> u64 {
+        self.total_minor - self.remaining_minor()
+    }
+}
+
+pub use crate::domain::order::PurchasedLine as StoredOrderLine;
+
+/// A refund decision, in the requester's partition; never changed once written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredOrderLine {
-    pub sku: String,
-    pub quantity: u32,
-    pub unit_price_minor: u64,
+pub struct StoredRefund {
+    pub refund_id: String,
+    pub order_id: String,
+    /// Whose order it is (differs from the requester only for `wrong_customer`).
+    pub order_customer_id: String,
+    pub channel: Channel,
+    /// The `refund.requested` event that was decided.
+    pub decided_by: EventKey,
+    /// `approved` or `rejected`.
+    pub status: String,
+    pub amount_minor: u64,
     #[serde(default)]
-    pub refunded_quantity: u32,
+    pub reason_code: Option<crate::contract::ReasonCode>,
+    pub lines: Vec<crate::contract::RefundLine>,
+    /// Loyalty points the approval takes back (`reverse:<refund_id>`); 0 when rejected.
+    pub points_reversed: i64,
 }
 
 /// Who placed an `order_id` first, and with which event.

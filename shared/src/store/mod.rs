@@ -13,6 +13,7 @@
 //! | cart clear | `CUSTOMER#<id>` | `CART#CLEAR` | `rev`, `t`, `e` |
 //! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size` |
 //! | order | `CUSTOMER#<id>` | `ORDER#<order_id>` | `rev`, `placed` `{t, e}`, channel, fulfillment, lines, `total_minor`, `status` |
+//! | refund decision | `CUSTOMER#<id>` | `REFUND#<refund_id>` | `rev`, order, status, `amount_minor`, `reason_code`, lines, `points_reversed` |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
 //! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
@@ -39,6 +40,7 @@ pub mod customer;
 pub mod identity;
 pub mod items;
 pub mod orders;
+pub mod refunds;
 mod versioned;
 pub mod wishlist;
 

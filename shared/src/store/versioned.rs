@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// How often a write re-reads and retries after losing a race before it gives up (the event is
 /// then redelivered by SQS, which spreads the contention out further).
-const MAX_ATTEMPTS: u32 = 8;
+pub(crate) const MAX_ATTEMPTS: u32 = 8;
 const BACKOFF_BASE: Duration = Duration::from_millis(10);
 const BACKOFF_CAP: Duration = Duration::from_millis(400);
 
@@ -108,7 +108,7 @@ impl Versioned<'_> {
         }
     }
 
-    fn encode<T: Serialize>(
+    pub(crate) fn encode<T: Serialize>(
         &self,
         body: &T,
         rev: u64,
@@ -265,7 +265,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// Exponential backoff with full jitter.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(10))
         .min(BACKOFF_CAP);

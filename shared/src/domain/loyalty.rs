@@ -1,0 +1,121 @@
+//! The loyalty rules (contract §3, Loyalty): points as a ledger.
+//!
+//! The balance is the sum of ledger entries, each with a unique id written at most once:
+//! `earn:<order_id>`, `reverse:<refund_id>`, `cancel:<order_id>`, `redeem:<redemption_id>`,
+//! `adjust:<adjustment_id>`. The amounts are pure functions of order amounts, so every function
+//! that writes an entry computes the same number:
+//! - an order earns one point per 100 minor units of its total;
+//! - an approved refund reverses `floor(P_before / 100) − floor(P_after / 100)`, where `P` is the
+//!   order's total minus its approved refunds, so the reversals of an order refunded in full,
+//!   however split, add up to exactly what it earned;
+//! - a cancellation takes back what the order earned and was not yet reversed, which by the same
+//!   telescoping is `floor(P_now / 100)`;
+//! - a redemption, or a negative adjustment, is approved only if the balance covers it at decision
+//!   time. Only reversals and cancellations may take a balance below 0.
+
+/// Points per 100 minor units.
+const MINOR_PER_POINT: u64 = 100;
+
+/// What an order of `total_minor` earns.
+pub fn earned(total_minor: u64) -> i64 {
+    points(total_minor)
+}
+
+/// What approving a refund of `amount_minor` reverses, when the order's total minus its earlier
+/// approved refunds is `remaining_before` (a positive number of points to take back).
+pub fn reversed(remaining_before: u64, amount_minor: u64) -> i64 {
+    points(remaining_before) - points(remaining_before.saturating_sub(amount_minor))
+}
+
+/// What cancelling an order takes back, when its total minus its approved refunds is
+/// `remaining` (a positive number of points to take back).
+pub fn cancelled(remaining: u64) -> i64 {
+    points(remaining)
+}
+
+fn points(minor: u64) -> i64 {
+    i64::try_from(minor / MINOR_PER_POINT).unwrap_or(i64::MAX)
+}
+
+/// Whether a debit of `points` (a redemption or a negative adjustment) may be approved.
+pub fn covers(balance: i64, points: i64) -> bool {
+    balance >= points
+}
+
+/// Ledger entry ids.
+pub mod entry_id {
+    pub fn earn(order_id: &str) -> String {
+        format!("earn:{order_id}")
+    }
+    pub fn reverse(refund_id: &str) -> String {
+        format!("reverse:{refund_id}")
+    }
+    pub fn cancel(order_id: &str) -> String {
+        format!("cancel:{order_id}")
+    }
+    pub fn redeem(redemption_id: &str) -> String {
+        format!("redeem:{redemption_id}")
+    }
+    pub fn adjust(adjustment_id: &str) -> String {
+        format!("adjust:{adjustment_id}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn one_point_per_hundred_minor_units() {
+        assert_eq!(earned(0), 0);
+        assert_eq!(earned(99), 0);
+        assert_eq!(earned(12_000), 120);
+        assert_eq!(earned(15_597), 155);
+    }
+
+    proptest! {
+        #[test]
+        fn a_full_refund_in_any_split_gives_back_exactly_what_was_earned(
+            total in 0u64..2_000_000,
+            cuts in prop::collection::vec(0u64..2_000_000, 0..8),
+        ) {
+            let mut cuts: Vec<u64> = cuts.into_iter().map(|c| c % (total + 1)).collect();
+            cuts.push(0);
+            cuts.push(total);
+            cuts.sort_unstable();
+            let mut remaining = total;
+            let mut given_back = 0;
+            for pair in cuts.windows(2) {
+                let amount = pair[1] - pair[0];
+                given_back += reversed(remaining, amount);
+                remaining -= amount;
+            }
+            prop_assert_eq!(remaining, 0);
+            prop_assert_eq!(given_back, earned(total));
+        }
+
+        #[test]
+        fn cancelling_after_partial_refunds_brings_the_order_to_zero(
+            total in 0u64..2_000_000,
+            refunds in prop::collection::vec(0u64..500_000, 0..5),
+        ) {
+            let mut remaining = total;
+            let mut net = earned(total);
+            for amount in refunds {
+                let amount = amount.min(remaining);
+                net -= reversed(remaining, amount);
+                remaining -= amount;
+            }
+            net -= cancelled(remaining);
+            prop_assert_eq!(net, 0);
+        }
+
+        #[test]
+        fn reversals_never_exceed_what_is_left(before in 0u64..2_000_000, amount in 0u64..2_000_000) {
+            let amount = amount.min(before);
+            let r = reversed(before, amount);
+            prop_assert!(r >= 0 && r <= earned(before));
+        }
+    }
+}
