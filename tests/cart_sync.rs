@@ -396,7 +396,11 @@ async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
     let mut stack = stack("cart-cost", &[]).await;
     let counter = RequestCounter::default();
     stack
-        .start_runner_with(&clients_with(&stack, counter.clone()), 1)
+        .start_runner_for(
+            &clients_with(&stack, counter.clone()),
+            1,
+            &["CartSyncFunction"],
+        )
         .unwrap();
     // Distinct customers, so no two writes contend.
     let events: Vec<Value> = (0..20)

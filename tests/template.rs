@@ -32,6 +32,9 @@ async fn every_sqs_mapping_reports_item_failures_and_redrives_to_a_dlq() {
     let sqs = stack.sqs();
     assert!(!stack.manifest.event_sources.is_empty());
     for source in &stack.manifest.event_sources {
+        let xtask::stack::EventSource::Sqs(source) = source else {
+            continue;
+        };
         let function = &stack.manifest.functions[&source.function];
         assert!(
             source.report_batch_item_failures,
@@ -90,6 +93,40 @@ async fn names_follow_prefix_and_logical_name() {
         assert_eq!(
             spec.environment.get("OMNISYNC_TABLE"),
             Some(&format!("{}-state", stack.prefix))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stream_mapping_bisects_bounds_retries_and_age_and_has_an_on_failure_destination() {
+    let stack = stack_with_defaults("tpl-streams").await;
+    let streams: Vec<&xtask::stack::StreamSource> = stack
+        .manifest
+        .event_sources
+        .iter()
+        .filter_map(|s| match s {
+            xtask::stack::EventSource::Stream(stream) => Some(stream),
+            _ => None,
+        })
+        .collect();
+    assert!(!streams.is_empty());
+    for source in streams {
+        assert!(source.report_batch_item_failures, "{}", source.mapping);
+        assert!(source.bisect_batch_on_function_error, "{}", source.mapping);
+        assert!(
+            (0..=100).contains(&source.maximum_retry_attempts),
+            "{}: bounded retries",
+            source.mapping
+        );
+        assert!(
+            (60..=86_400).contains(&source.maximum_record_age_seconds),
+            "{}: bounded age",
+            source.mapping
+        );
+        assert!(
+            source.on_failure_queue_url.is_some(),
+            "{}: on-failure destination",
+            source.mapping
         );
     }
 }

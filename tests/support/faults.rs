@@ -59,11 +59,12 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// Lets the first `times` matching `PutItem`s reach DynamoDB and succeed there, then discards
+/// Lets the first `times` matching writes reach DynamoDB and succeed there, then discards
 /// their responses with an error, as a connection reset after the write would: the caller
 /// cannot know its write landed.
 #[derive(Debug, Clone)]
 pub struct LoseWriteResponses {
+    operation: &'static str,
     marker: String,
     remaining: Arc<AtomicUsize>,
     fired: Arc<AtomicUsize>,
@@ -79,7 +80,13 @@ impl Storable for Matched {
 impl LoseWriteResponses {
     /// Affects `PutItem` requests whose body contains `marker`.
     pub fn new(marker: &str, times: usize) -> Self {
+        Self::on("PutItem", marker, times)
+    }
+
+    /// Affects `operation` requests whose body contains `marker`.
+    pub fn on(operation: &'static str, marker: &str, times: usize) -> Self {
         LoseWriteResponses {
+            operation,
             marker: marker.to_owned(),
             remaining: Arc::new(AtomicUsize::new(times)),
             fired: Arc::new(AtomicUsize::new(0)),
@@ -103,8 +110,8 @@ impl Intercept for LoseWriteResponses {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let body = context.request().body().bytes().unwrap_or_default();
-        let matches =
-            operation(context) == "PutItem" && String::from_utf8_lossy(body).contains(&self.marker);
+        let matches = operation(context) == self.operation
+            && String::from_utf8_lossy(body).contains(&self.marker);
         if matches {
             cfg.interceptor_state().store_put(Matched);
         }
@@ -127,6 +134,50 @@ impl Intercept for LoseWriteResponses {
         if take {
             self.fired.fetch_add(1, Ordering::SeqCst);
             return Err("injected: the connection dropped after DynamoDB applied the write".into());
+        }
+        Ok(())
+    }
+}
+
+/// Fails every matching request before it is sent: a write that can never succeed.
+#[derive(Debug, Clone)]
+pub struct RefuseWrites {
+    operation: &'static str,
+    marker: String,
+    refused: Arc<AtomicUsize>,
+}
+
+impl RefuseWrites {
+    pub fn new(operation: &'static str, marker: &str) -> Self {
+        RefuseWrites {
+            operation,
+            marker: marker.to_owned(),
+            refused: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RefuseWrites {
+    fn name(&self) -> &'static str {
+        "RefuseWrites"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        if operation(context) == self.operation
+            && String::from_utf8_lossy(body).contains(&self.marker)
+        {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err("injected: this write always fails".into());
         }
         Ok(())
     }

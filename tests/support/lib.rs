@@ -164,7 +164,11 @@ pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> 
     let event: SqsEvent =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
             .expect("an SQS event");
-    built.invoke(event).await.expect("the invocation")
+    let response = built
+        .invoke(serde_json::to_value(event).expect("event JSON"))
+        .await
+        .expect("the invocation");
+    serde_json::from_value(response).expect("an SQS batch response")
 }
 
 /// How many records a sample trigger event holds.

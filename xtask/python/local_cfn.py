@@ -110,28 +110,66 @@ def deploy(args):
             "environment": config.get("Environment", {}).get("Variables", {}),
         }
 
+    parameters_given = dict(p.split("=", 1) for p in args.param)
+    defaults = {k: str(v.get("Default", "")) for k, v in cfn_template.get("Parameters", {}).items()}
+
+    def value(v):
+        """A mapping property: a literal, or a Ref to a template parameter."""
+        if isinstance(v, dict) and "Ref" in v:
+            return parameters_given.get(v["Ref"], defaults.get(v["Ref"]))
+        return v
+
+    def queue_of(getatt):
+        queue_id, attribute = getatt["Fn::GetAtt"]
+        if resources[queue_id]["Type"] != "AWS::SQS::Queue" or attribute != "Arn":
+            raise SystemExit(f"{queue_id}.{attribute} is not a queue ARN")
+        return physical[queue_id]
+
+    dynamodb = client("dynamodb", args.endpoint)
     sources = []
     for logical_id, props in sorted(mappings.items()):
         function_id = props["FunctionName"]["Ref"]
         source_id, attribute = props["EventSourceArn"]["Fn::GetAtt"]
         source_type = resources[source_id]["Type"]
-        if source_type != "AWS::SQS::Queue" or attribute != "Arn":
-            raise SystemExit(f"{logical_id}: event source {source_id} ({source_type}) is not supported locally")
-        queue_url = physical[source_id]
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-        sources.append(
-            {
-                "mapping": logical_id,
-                "function": function_id,
-                "kind": "sqs",
-                "queue_url": queue_url,
-                "queue_arn": attributes["QueueArn"],
-                "visibility_timeout_seconds": int(attributes["VisibilityTimeout"]),
-                "batch_size": int(props.get("BatchSize", 10)),
-                "maximum_batching_window_seconds": int(props.get("MaximumBatchingWindowInSeconds", 0)),
-                "report_batch_item_failures": "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            }
-        )
+        common = {
+            "mapping": logical_id,
+            "function": function_id,
+            "batch_size": int(value(props.get("BatchSize", 10))),
+            "maximum_batching_window_seconds": int(value(props.get("MaximumBatchingWindowInSeconds", 0))),
+            "report_batch_item_failures": "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+        }
+        if source_type == "AWS::SQS::Queue" and attribute == "Arn":
+            queue_url = physical[source_id]
+            attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+            sources.append(
+                {
+                    **common,
+                    "kind": "sqs",
+                    "queue_url": queue_url,
+                    "queue_arn": attributes["QueueArn"],
+                    "visibility_timeout_seconds": int(attributes["VisibilityTimeout"]),
+                }
+            )
+        elif source_type == "AWS::DynamoDB::Table" and attribute == "StreamArn":
+            table_name = physical[source_id]
+            stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            sources.append(
+                {
+                    **common,
+                    "kind": "dynamodb-stream",
+                    "table_name": table_name,
+                    "stream_arn": stream_arn,
+                    "starting_position": value(props.get("StartingPosition", "LATEST")),
+                    "bisect_batch_on_function_error": bool(props.get("BisectBatchOnFunctionError", False)),
+                    "maximum_retry_attempts": int(value(props.get("MaximumRetryAttempts", -1))),
+                    "maximum_record_age_seconds": int(value(props.get("MaximumRecordAgeInSeconds", -1))),
+                    "on_failure_queue_url": queue_of(on_failure) if on_failure else None,
+                    "filter_patterns": [f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", [])],
+                }
+            )
+        else:
+            raise SystemExit(f"{logical_id}: event source {source_id}.{attribute} ({source_type}) is not supported locally")
 
     queues = {
         logical_id: physical[logical_id]

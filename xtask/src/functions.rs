@@ -1,32 +1,38 @@
 //! The deployed functions by the template's logical id, built exactly as their `main.rs` builds
-//! them (`omnisync::lambda::sqs_processor` around the function's handler), but with the
-//! environment the template declares for them (read back from the local stack) instead of the
-//! process environment, so several functions share one process.
+//! them, but with the environment the template declares for them (read back from the local
+//! stack) instead of the process environment, so several functions share one process.
+//!
+//! Like Lambda, the runner hands a function the event as JSON and reads its response as JSON.
 
 use anyhow::{Result, bail};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
 use omnisync::aws::Clients;
 use omnisync::batch::{EventHandler, SqsBatchProcessor};
 use omnisync::config::FunctionConfig;
 use omnisync::lambda::sqs_processor;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// A function an SQS event source mapping invokes.
-pub trait SqsFunction: Send + Sync {
-    fn invoke(
-        &self,
-        event: SqsEvent,
-    ) -> BoxFuture<'_, Result<SqsBatchResponse, lambda_runtime::Error>>;
+pub type InvokeResult = Result<Value, lambda_runtime::Error>;
+
+/// A function an event source mapping invokes: event JSON in, response JSON out.
+pub trait Function: Send + Sync {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, InvokeResult>;
 }
 
-impl<H: EventHandler + 'static> SqsFunction for SqsBatchProcessor<H> {
-    fn invoke(
-        &self,
-        event: SqsEvent,
-    ) -> BoxFuture<'_, Result<SqsBatchResponse, lambda_runtime::Error>> {
-        Box::pin(async move { Ok(self.process(event).await) })
+impl<H: EventHandler + 'static> Function for SqsBatchProcessor<H> {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, InvokeResult> {
+        Box::pin(async move {
+            let batch = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(self.process(batch).await)?)
+        })
+    }
+}
+
+impl Function for loyalty_ledger::LoyaltyLedger {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, InvokeResult> {
+        Box::pin(async move { Ok(self.handle(event).await?) })
     }
 }
 
@@ -35,7 +41,7 @@ pub fn build(
     logical_id: &str,
     clients: &Clients,
     environment: &BTreeMap<String, String>,
-) -> Result<Arc<dyn SqsFunction>> {
+) -> Result<Arc<dyn Function>> {
     let config = FunctionConfig::from_lookup(|name| environment.get(name).cloned())?;
     Ok(match logical_id {
         "CartSyncFunction" => Arc::new(sqs_processor(clients, &config, cart_sync::CartSync::new)),
@@ -57,6 +63,7 @@ pub fn build(
             &config,
             refund_processor::RefundProcessor::new,
         )),
+        "LoyaltyLedgerFunction" => Arc::new(loyalty_ledger::LoyaltyLedger::new(clients, &config)),
         other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
     })
 }

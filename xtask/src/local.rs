@@ -82,14 +82,31 @@ impl LocalStack {
 
     /// Starts the runner with functions built on `clients` (e.g. with an interceptor).
     pub fn start_runner_with(&mut self, clients: &Clients, pollers: usize) -> Result<()> {
-        self.runner = Some(Runner::start(&self.manifest, clients, pollers)?);
+        self.runner = Some(Runner::start(&self.manifest, &self.sdk, clients, pollers)?);
+        Ok(())
+    }
+
+    /// Starts the runner for the given functions only (by logical id), on `clients`.
+    pub fn start_runner_for(
+        &mut self,
+        clients: &Clients,
+        pollers: usize,
+        functions: &[&str],
+    ) -> Result<()> {
+        self.runner = Some(Runner::start_for(
+            &self.manifest,
+            &self.sdk,
+            clients,
+            pollers,
+            |f| functions.contains(&f),
+        )?);
         Ok(())
     }
 
     /// Starts one more, independent runner (as a second Lambda poller fleet would be); it runs
     /// until the returned value is dropped.
     pub fn extra_runner(&self, clients: &Clients, pollers: usize) -> Result<Runner> {
-        Runner::start(&self.manifest, clients, pollers)
+        Runner::start(&self.manifest, &self.sdk, clients, pollers)
     }
 
     pub fn clients(&self) -> Clients {
@@ -125,7 +142,10 @@ impl LocalStack {
         self.manifest
             .event_sources
             .iter()
-            .filter_map(|source| source.queue_url.rsplit('/').next())
+            .filter_map(|source| match source {
+                crate::stack::EventSource::Sqs(sqs) => sqs.queue_url.rsplit('/').next(),
+                crate::stack::EventSource::Stream(_) => None,
+            })
             .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
             .collect()
     }

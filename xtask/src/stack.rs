@@ -31,17 +31,63 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
 }
 
+/// One event source mapping of the template, as deployed.
 #[derive(Debug, Clone, Deserialize)]
-pub struct EventSource {
+#[serde(tag = "kind")]
+pub enum EventSource {
+    #[serde(rename = "sqs")]
+    Sqs(SqsSource),
+    #[serde(rename = "dynamodb-stream")]
+    Stream(StreamSource),
+}
+
+impl EventSource {
+    pub fn mapping(&self) -> &str {
+        match self {
+            EventSource::Sqs(s) => &s.mapping,
+            EventSource::Stream(s) => &s.mapping,
+        }
+    }
+
+    pub fn function(&self) -> &str {
+        match self {
+            EventSource::Sqs(s) => &s.function,
+            EventSource::Stream(s) => &s.function,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqsSource {
     pub mapping: String,
     pub function: String,
-    pub kind: String,
     pub queue_url: String,
     pub queue_arn: String,
     pub visibility_timeout_seconds: u64,
     pub batch_size: usize,
     pub maximum_batching_window_seconds: u64,
     pub report_batch_item_failures: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamSource {
+    pub mapping: String,
+    pub function: String,
+    pub table_name: String,
+    pub stream_arn: String,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    pub batch_size: usize,
+    pub maximum_batching_window_seconds: u64,
+    pub report_batch_item_failures: bool,
+    pub bisect_batch_on_function_error: bool,
+    /// −1: retry until the record expires.
+    pub maximum_retry_attempts: i64,
+    /// −1: no limit.
+    pub maximum_record_age_seconds: i64,
+    pub on_failure_queue_url: Option<String>,
+    /// Lambda event filter patterns (JSON text).
+    pub filter_patterns: Vec<String>,
 }
 
 impl Manifest {

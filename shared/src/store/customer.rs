@@ -6,6 +6,10 @@
 //! wishlist. Orders stay with the id they were placed under.
 
 use super::items::*;
+use super::loyalty::{
+    ADJUSTMENT_PREFIX, BALANCE_SK, LEDGER_PREFIX, REDEMPTION_PREFIX, StoredDebitDecision,
+    StoredEntry,
+};
 use super::versioned::decode;
 use super::{StoreError, customer_pk};
 use crate::contract::EventKey;
@@ -18,10 +22,24 @@ pub struct Partition {
     pub ops: IdOps,
     pub orders: Vec<StoredOrder>,
     pub refunds: Vec<StoredRefund>,
+    pub loyalty: Loyalty,
     /// When this id is a guest id that was linked: the customer and the link's key.
     pub linked_to: Option<(String, EventKey)>,
     /// Guest ids this id was linked with (not yet verified on the guest side).
     pub guests: Vec<String>,
+}
+
+/// An id's loyalty points: the balance item and what it is made of.
+#[derive(Debug, Clone, Default)]
+pub struct Loyalty {
+    /// The balance item (0 when none was written yet).
+    pub balance: i64,
+    /// Every ledger entry, sorted by id.
+    pub entries: Vec<StoredEntry>,
+    /// Redemption decisions, sorted by id.
+    pub redemptions: Vec<StoredDebitDecision>,
+    /// Adjustment decisions, sorted by id.
+    pub adjustments: Vec<StoredDebitDecision>,
 }
 
 /// A customer's state as channels show it.
@@ -33,6 +51,7 @@ pub struct CustomerState {
     pub orders: Vec<StoredOrder>,
     /// Refund decisions on this id's requests, sorted by `refund_id`.
     pub refunds: Vec<StoredRefund>,
+    pub loyalty: Loyalty,
     pub linked_to: Option<String>,
     /// The guest ids whose ops are folded into this customer's cart and wishlist.
     pub linked_guests: Vec<String>,
@@ -83,6 +102,7 @@ impl CustomerReader {
             shopping,
             orders,
             refunds,
+            loyalty: own.loyalty,
             linked_to: own.linked_to.map(|(to, _)| to),
             linked_guests,
         })
@@ -153,6 +173,24 @@ fn add_item(
     } else if sk.starts_with(REFUND_PREFIX) {
         let (refund, _): (StoredRefund, u64) = decode(pk, sk, item)?;
         partition.refunds.push(refund);
+    } else if sk == BALANCE_SK {
+        partition.loyalty.balance = match item.get("balance") {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Corrupt {
+                pk: pk.to_owned(),
+                sk: sk.to_owned(),
+                source: <serde_dynamo::Error as serde::de::Error>::custom("non-numeric balance"),
+            })?,
+            _ => 0,
+        };
+    } else if sk.starts_with(LEDGER_PREFIX) {
+        let (entry, _): (StoredEntry, u64) = decode(pk, sk, item)?;
+        partition.loyalty.entries.push(entry);
+    } else if sk.starts_with(REDEMPTION_PREFIX) {
+        let (decision, _): (StoredDebitDecision, u64) = decode(pk, sk, item)?;
+        partition.loyalty.redemptions.push(decision);
+    } else if sk.starts_with(ADJUSTMENT_PREFIX) {
+        let (decision, _): (StoredDebitDecision, u64) = decode(pk, sk, item)?;
+        partition.loyalty.adjustments.push(decision);
     } else if sk == LINKED_TO_SK {
         let (link, _): (StoredLinkedTo, u64) = decode(pk, sk, item)?;
         if let (Some(customer_id), Some(key)) = (link.customer_id, link.key) {

@@ -14,6 +14,9 @@
 //! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size` |
 //! | order | `CUSTOMER#<id>` | `ORDER#<order_id>` | `rev`, `placed` `{t, e}`, channel, fulfillment, lines, `total_minor`, `status` |
 //! | refund decision | `CUSTOMER#<id>` | `REFUND#<refund_id>` | `rev`, order, status, `amount_minor`, `reason_code`, lines, `points_reversed` |
+//! | ledger entry | `CUSTOMER#<id>` | `LOYALTY#LEDGER#<entry_id>` | `rev`, `entry_id`, `points` |
+//! | loyalty balance | `CUSTOMER#<id>` | `LOYALTY#BALANCE` | `balance` (only changed with an entry) |
+//! | redemption / adjustment decision | `CUSTOMER#<id>` | `LOYALTY#REDEMPTION#<id>` / `LOYALTY#ADJUSTMENT#<id>` | `rev`, `points`, `status`, `reason` |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
 //! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
@@ -39,6 +42,7 @@ pub mod cart;
 pub mod customer;
 pub mod identity;
 pub mod items;
+pub mod loyalty;
 pub mod orders;
 pub mod refunds;
 mod versioned;

@@ -1,0 +1,268 @@
+//! The stream side: which ledger entries a change of the state table causes.
+
+use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use omnisync::domain::loyalty::{self, entry_id};
+use omnisync::store::items::{ORDER_PREFIX, REFUND_PREFIX, StoredOrder, StoredRefund};
+use omnisync::store::loyalty::LoyaltyStore;
+use serde::de::DeserializeOwned;
+
+/// One ledger entry a record calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEffect {
+    pub customer_id: String,
+    pub entry_id: String,
+    pub points: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("record {sequence}: the {image} image of {pk}/{sk} has an unexpected shape: {source}")]
+    Decode {
+        sequence: String,
+        image: &'static str,
+        pk: String,
+        sk: String,
+        #[source]
+        source: serde_dynamo::Error,
+    },
+    #[error("record {sequence}: {source}")]
+    Store {
+        sequence: String,
+        #[source]
+        source: omnisync::store::StoreError,
+    },
+}
+
+fn key_of(record: &EventRecord, name: &str) -> String {
+    match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => value.clone(),
+        _ => String::new(),
+    }
+}
+
+fn image<T: DeserializeOwned>(
+    record: &EventRecord,
+    which: &'static str,
+) -> Result<Option<T>, RecordError> {
+    let item = match which {
+        "new" => &record.change.new_image,
+        _ => &record.change.old_image,
+    };
+    if item.is_empty() {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(item.clone())
+        .map(Some)
+        .map_err(|source| RecordError::Decode {
+            sequence: record.change.sequence_number.clone().unwrap_or_default(),
+            image: which,
+            pk: key_of(record, "pk"),
+            sk: key_of(record, "sk"),
+            source,
+        })
+}
+
+/// The ledger entries one stream record calls for (pure: no I/O).
+pub fn effects_of(record: &EventRecord) -> Result<Vec<LedgerEffect>, RecordError> {
+    let (pk, sk) = (key_of(record, "pk"), key_of(record, "sk"));
+    let Some(customer_id) = pk.strip_prefix("CUSTOMER#") else {
+        return Ok(vec![]);
+    };
+    let mut effects = Vec::new();
+    if sk.starts_with(ORDER_PREFIX) {
+        let old: Option<StoredOrder> = image(record, "old")?;
+        let Some(new) = image::<StoredOrder>(record, "new")? else {
+            return Ok(effects);
+        };
+        if old.is_none() {
+            effects.push(LedgerEffect {
+                customer_id: customer_id.to_owned(),
+                entry_id: entry_id::earn(&new.order_id),
+                points: loyalty::earned(new.total_minor),
+            });
+        }
+        let was_cancelled = old.as_ref().is_some_and(|o| o.status.cancelled.is_some());
+        if new.status.cancelled.is_some() && !was_cancelled {
+            effects.push(LedgerEffect {
+                customer_id: customer_id.to_owned(),
+                entry_id: entry_id::cancel(&new.order_id),
+                points: -loyalty::cancelled(new.remaining_minor()),
+            });
+        }
+    } else if sk.starts_with(REFUND_PREFIX) {
+        let old: Option<StoredRefund> = image(record, "old")?;
+        if let (None, Some(refund)) = (old, image::<StoredRefund>(record, "new")?)
+            && refund.status == "approved"
+            && refund.points_reversed != 0
+        {
+            effects.push(LedgerEffect {
+                customer_id: refund.order_customer_id.clone(),
+                entry_id: entry_id::reverse(&refund.refund_id),
+                points: -refund.points_reversed,
+            });
+        }
+    }
+    Ok(effects)
+}
+
+/// Applies a batch in order; stops at the first record that fails and reports it, so Lambda
+/// retries from there (the records before it are done, and re-applying one is a no-op).
+pub async fn process(loyalty: &LoyaltyStore, batch: DynamoDbEvent) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &batch.records {
+        let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        if let Err(error) = apply(loyalty, record).await {
+            tracing::warn!(sequence, error = %error, outcome = "retry", "stream record failed");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}
+
+async fn apply(loyalty: &LoyaltyStore, record: &EventRecord) -> Result<(), RecordError> {
+    let sequence = record.change.sequence_number.clone().unwrap_or_default();
+    let effects = effects_of(record)?;
+    tracing::debug!(sequence, pk = %key_of(record, "pk"), sk = %key_of(record, "sk"), event_name = %record.event_name, effects = effects.len());
+    for effect in effects {
+        let written = loyalty
+            .credit(&effect.customer_id, &effect.entry_id, effect.points)
+            .await
+            .map_err(|source| RecordError::Store {
+                sequence: sequence.clone(),
+                source,
+            })?;
+        tracing::info!(
+            sequence,
+            entry_id = %effect.entry_id,
+            points = effect.points,
+            outcome = if written { "applied" } else { "unchanged" }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn order_image(cancelled: bool, refunded: u32) -> Value {
+        json!({
+            "pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": "ORDER#o-1"}, "rev": {"N": "2"},
+            "order_id": {"S": "o-1"}, "placed": {"M": {"t": {"N": "1000"}, "e": {"S": "p"}}},
+            "channel": {"S": "web"}, "currency": {"S": "EUR"}, "fulfillment": {"S": "ship"},
+            "lines": {"L": [{"M": {"sku": {"S": "A"}, "quantity": {"N": "2"}, "unit_price_minor": {"N": "6000"}, "refunded_quantity": {"N": refunded.to_string()}}}]},
+            "total_minor": {"N": "12000"},
+            "status": {"M": {"latest": {"NULL": true}, "cancelled": if cancelled { json!({"M": {"t": {"N": "3000"}, "e": {"S": "c"}}}) } else { json!({"NULL": true}) }}}
+        })
+    }
+
+    fn record(sk: &str, old: Option<Value>, new: Option<Value>) -> EventRecord {
+        let mut dynamodb = json!({
+            "ApproximateCreationDateTime": 1_700_000_000.0,
+            "Keys": {"pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": sk}},
+            "SequenceNumber": "100", "SizeBytes": 10, "StreamViewType": "NEW_AND_OLD_IMAGES"
+        });
+        if let Some(old) = old {
+            dynamodb["OldImage"] = old;
+        }
+        if let Some(new) = new {
+            dynamodb["NewImage"] = new;
+        }
+        serde_json::from_value(json!({
+            "eventID": "1", "eventName": "MODIFY", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1", "dynamodb": dynamodb, "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+        }))
+        .unwrap()
+    }
+
+    fn effect(entry_id: &str, points: i64) -> LedgerEffect {
+        LedgerEffect {
+            customer_id: "c-1".into(),
+            entry_id: entry_id.into(),
+            points,
+        }
+    }
+
+    #[test]
+    fn a_new_order_earns() {
+        let effects = effects_of(&record("ORDER#o-1", None, Some(order_image(false, 0)))).unwrap();
+        assert_eq!(effects, vec![effect("earn:o-1", 120)]);
+    }
+
+    #[test]
+    fn the_first_cancelled_image_takes_back_what_is_left() {
+        let cancelling = record(
+            "ORDER#o-1",
+            Some(order_image(false, 1)),
+            Some(order_image(true, 1)),
+        );
+        assert_eq!(
+            effects_of(&cancelling).unwrap(),
+            vec![effect("cancel:o-1", -60)]
+        );
+        let again = record(
+            "ORDER#o-1",
+            Some(order_image(true, 1)),
+            Some(order_image(true, 1)),
+        );
+        assert_eq!(
+            effects_of(&again).unwrap(),
+            vec![],
+            "only the first cancelled image"
+        );
+        let refund_change = record(
+            "ORDER#o-1",
+            Some(order_image(false, 0)),
+            Some(order_image(false, 1)),
+        );
+        assert_eq!(
+            effects_of(&refund_change).unwrap(),
+            vec![],
+            "a refund's order update earns nothing"
+        );
+    }
+
+    #[test]
+    fn an_approved_refund_reverses_and_a_rejected_one_does_not() {
+        let refund = |status: &str, points: i64| {
+            json!({
+                "pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": "REFUND#r-1"}, "rev": {"N": "1"},
+                "refund_id": {"S": "r-1"}, "order_id": {"S": "o-1"}, "order_customer_id": {"S": "c-1"},
+                "channel": {"S": "store"}, "decided_by": {"M": {"t": {"N": "2000"}, "e": {"S": "r"}}},
+                "status": {"S": status}, "amount_minor": {"N": "6000"}, "reason_code": {"NULL": true},
+                "lines": {"L": [{"M": {"sku": {"S": "A"}, "quantity": {"N": "1"}}}]},
+                "points_reversed": {"N": points.to_string()}
+            })
+        };
+        assert_eq!(
+            effects_of(&record("REFUND#r-1", None, Some(refund("approved", 60)))).unwrap(),
+            vec![effect("reverse:r-1", -60)]
+        );
+        assert_eq!(
+            effects_of(&record("REFUND#r-1", None, Some(refund("rejected", 0)))).unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn other_items_cause_nothing() {
+        let line =
+            json!({"pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": "CART#LINE#A"}, "rev": {"N": "1"}});
+        assert_eq!(
+            effects_of(&record("CART#LINE#A", None, Some(line))).unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn an_image_of_the_wrong_shape_is_an_error_not_a_skip() {
+        let broken =
+            json!({"pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": "ORDER#o-1"}, "order_id": {"N": "7"}});
+        assert!(effects_of(&record("ORDER#o-1", None, Some(broken))).is_err());
+    }
+}

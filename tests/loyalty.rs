@@ -1,0 +1,377 @@
+//! End to end for the loyalty ledger: DynamoDB Streams from the state table and SQS
+//! `loyalty-events`, through the local runner's stream reader, on the local endpoint.
+
+use omnisync::store::customer::CustomerState;
+use omnisync_e2e::faults::{LoseWriteResponses, RefuseWrites};
+use omnisync_e2e::{DRAIN_LIMIT, bodies, clients_with, customer, event, rejected, stack};
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+fn order(order_id: &str, customer_id: &str, lines: Value) -> Value {
+    event(
+        &format!("place-{order_id}"),
+        1_000,
+        customer_id,
+        "web",
+        "order.placed",
+        json!({"order_id": order_id, "currency": "EUR", "fulfillment": "ship", "lines": lines}),
+    )
+}
+
+fn queue_of(e: &Value) -> &'static str {
+    match e["type"].as_str().unwrap().split('.').next().unwrap() {
+        "order" => "order-events",
+        "refund" => "refund-events",
+        "loyalty" => "loyalty-events",
+        other => panic!("no queue for {other}"),
+    }
+}
+
+fn entries(state: &CustomerState) -> BTreeMap<String, i64> {
+    state
+        .loyalty
+        .entries
+        .iter()
+        .map(|e| (e.entry_id.clone(), e.points))
+        .collect()
+}
+
+/// Polls the customer until `done` holds (the stream is asynchronous), or fails after a minute.
+async fn wait_for(
+    stack: &xtask::local::LocalStack,
+    customer_id: &str,
+    done: impl Fn(&CustomerState) -> bool,
+) -> CustomerState {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = customer(stack, customer_id).await;
+        if done(&state) {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting; ledger is {:?}; refunds {:?}; orders {:?}",
+            entries(&state),
+            state
+                .refunds
+                .iter()
+                .map(|r| (&r.refund_id, &r.status, r.points_reversed))
+                .collect::<Vec<_>>(),
+            state
+                .orders
+                .iter()
+                .map(|o| (
+                    &o.order_id,
+                    o.status.cancelled.is_some(),
+                    o.lines
+                        .iter()
+                        .map(|l| l.refunded_quantity)
+                        .collect::<Vec<_>>()
+                ))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn send_all(stack: &xtask::local::LocalStack, events: &[Value]) {
+    for queue in ["order-events", "refund-events", "loyalty-events"] {
+        let mine: Vec<Value> = events
+            .iter()
+            .filter(|e| queue_of(e) == queue)
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            stack.send(queue, &bodies(&mine)).await.unwrap();
+        }
+    }
+    stack
+        .wait_drained(
+            &["order-events", "refund-events", "loyalty-events"],
+            DRAIN_LIMIT,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() {
+    omnisync::telemetry::init();
+    let mut stack = stack("loyalty-mix", &[]).await;
+    stack.start_runner(2).unwrap();
+    let refund = |id: &str, order_id: &str, sku: &str, quantity: u32| {
+        event(
+            &format!("ev-{id}"),
+            2_000,
+            "c-1",
+            "store",
+            "refund.requested",
+            json!({"refund_id": id, "order_id": order_id, "lines": [{"sku": sku, "quantity": quantity}]}),
+        )
+    };
+    let mut mix = vec![
+        order(
+            "o-1",
+            "c-1",
+            json!([{"sku": "A", "quantity": 2, "unit_price_minor": 6000}]),
+        ),
+        order(
+            "o-2",
+            "c-1",
+            json!([{"sku": "B", "quantity": 1, "unit_price_minor": 5050}]),
+        ),
+        order(
+            "o-3",
+            "c-1",
+            json!([{"sku": "C", "quantity": 3, "unit_price_minor": 333}]),
+        ),
+        refund("r-1", "o-1", "A", 1),
+        refund("r-3", "o-3", "C", 1),
+        refund("r-3b", "o-3", "C", 2),
+        event(
+            "cancel-o-2",
+            3_000,
+            "c-1",
+            "call_center",
+            "order.status_changed",
+            json!({"order_id": "o-2", "status": "cancelled"}),
+        ),
+        event(
+            "adj-1",
+            4_000,
+            "c-1",
+            "call_center",
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a-1", "points": 25, "reason": "goodwill"}),
+        ),
+    ];
+    let copies: Vec<Value> = mix.iter().step_by(2).cloned().collect();
+    mix.extend(copies);
+    mix.shuffle(&mut rand::rng());
+    send_all(&stack, &mix).await;
+
+    let expected = BTreeMap::from([
+        ("earn:o-1".to_owned(), 120),
+        ("reverse:r-1".to_owned(), -60),
+        ("earn:o-2".to_owned(), 50),
+        ("cancel:o-2".to_owned(), -50),
+        ("earn:o-3".to_owned(), 9),
+        ("reverse:r-3".to_owned(), -3),
+        ("reverse:r-3b".to_owned(), -6),
+        ("adjust:a-1".to_owned(), 25),
+    ]);
+    let state = wait_for(&stack, "c-1", |s| entries(s).len() >= expected.len()).await;
+    assert_eq!(
+        entries(&state),
+        expected,
+        "every entry written once, with the contract's amount"
+    );
+    assert_eq!(state.loyalty.balance, 85);
+    assert_eq!(
+        state.loyalty.balance,
+        state.loyalty.entries.iter().map(|e| e.points).sum::<i64>()
+    );
+
+    // Order-dependent decisions, one after the other: 85 covers 80; then 5 does not cover 10.
+    for debit in [
+        event(
+            "x-1",
+            5_000,
+            "c-1",
+            "app",
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x-1", "points": 80}),
+        ),
+        event(
+            "adj-2",
+            5_100,
+            "c-1",
+            "call_center",
+            "loyalty.points_adjusted",
+            json!({"adjustment_id": "a-2", "points": -10, "reason": "correction"}),
+        ),
+        event(
+            "x-2",
+            5_200,
+            "c-1",
+            "web",
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x-2", "points": 5}),
+        ),
+    ] {
+        send_all(&stack, &[debit.clone(), debit]).await;
+    }
+    let state = customer(&stack, "c-1").await;
+    assert_eq!(state.loyalty.balance, 0);
+    assert_eq!(
+        state.loyalty.balance,
+        state.loyalty.entries.iter().map(|e| e.points).sum::<i64>()
+    );
+    let decisions: Vec<(String, i64, String)> = state
+        .loyalty
+        .redemptions
+        .iter()
+        .chain(&state.loyalty.adjustments)
+        .map(|d| (d.id.clone(), d.points, d.status.clone()))
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            ("x-1".into(), 80, "approved".into()),
+            ("x-2".into(), 5, "approved".into()),
+            ("a-1".into(), 25, "approved".into()),
+            ("a-2".into(), -10, "rejected".into())
+        ]
+    );
+    let refused: Vec<Value> = rejected(&stack).await;
+    assert!(
+        !refused.is_empty()
+            && refused
+                .iter()
+                .all(|r| r["event_id"] == "adj-2" && r["reason_code"] == "insufficient_points")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_redemptions_never_take_the_balance_below_zero() {
+    let mut stack = stack("loyalty-race", &[]).await;
+    stack.start_runner(3).unwrap();
+    let _second_fleet = stack.extra_runner(&stack.clients(), 3).unwrap();
+    send_all(
+        &stack,
+        &[order(
+            "o-1",
+            "c-1",
+            json!([{"sku": "A", "quantity": 1, "unit_price_minor": 10_000}]),
+        )],
+    )
+    .await;
+    wait_for(&stack, "c-1", |s| s.loyalty.balance == 100).await;
+
+    let redemptions: Vec<Value> = (0..6)
+        .map(|i| {
+            event(
+                &format!("x-{i}"),
+                2_000 + i,
+                "c-1",
+                ["app", "web", "store"][i as usize % 3],
+                "loyalty.points_redeemed",
+                json!({"redemption_id": format!("x-{i}"), "points": 30}),
+            )
+        })
+        .collect();
+    send_all(&stack, &redemptions).await;
+    let state = customer(&stack, "c-1").await;
+    let approved = state
+        .loyalty
+        .redemptions
+        .iter()
+        .filter(|d| d.status == "approved")
+        .count();
+    assert_eq!(approved, 3, "100 points cover three redemptions of 30");
+    assert_eq!(
+        state.loyalty.redemptions.len(),
+        6,
+        "each redemption decided once"
+    );
+    assert_eq!(state.loyalty.balance, 10);
+    assert_eq!(
+        state.loyalty.balance,
+        state.loyalty.entries.iter().map(|e| e.points).sum::<i64>()
+    );
+
+    send_all(&stack, &redemptions).await;
+    let again = customer(&stack, "c-1").await;
+    assert_eq!(
+        again.loyalty.balance, 10,
+        "redeliveries decide nothing again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_record_whose_processing_failed_is_retried_and_applied_once() {
+    let mut stack = stack("loyalty-retry", &[]).await;
+    let fault = LoseWriteResponses::on("TransactWriteItems", "earn:o-flaky", 1);
+    stack
+        .start_runner_with(&clients_with(&stack, fault.clone()), 1)
+        .unwrap();
+    send_all(
+        &stack,
+        &[order(
+            "o-flaky",
+            "c-1",
+            json!([{"sku": "A", "quantity": 1, "unit_price_minor": 4_200}]),
+        )],
+    )
+    .await;
+    let state = wait_for(&stack, "c-1", |s| {
+        fault.fired() == 1 && !s.loyalty.entries.is_empty()
+    })
+    .await;
+    // Give a wrong second application the time to happen.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let state = if state.loyalty.balance == 42 {
+        customer(&stack, "c-1").await
+    } else {
+        state
+    };
+    assert_eq!(
+        entries(&state),
+        BTreeMap::from([("earn:o-flaky".to_owned(), 42)])
+    );
+    assert_eq!(
+        state.loyalty.balance, 42,
+        "the retried record found its entry written and added nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_rest_go_on() {
+    let mut stack = stack("loyalty-poison", &[("StreamMaxRetryAttempts", "2")]).await;
+    let poison = RefuseWrites::new("TransactWriteItems", "earn:o-poison");
+    stack
+        .start_runner_with(&clients_with(&stack, poison.clone()), 1)
+        .unwrap();
+    for order_id in ["o-a", "o-poison", "o-b"] {
+        send_all(
+            &stack,
+            &[order(
+                order_id,
+                "c-1",
+                json!([{"sku": "A", "quantity": 1, "unit_price_minor": 1_000}]),
+            )],
+        )
+        .await;
+    }
+    let state = wait_for(&stack, "c-1", |s| entries(s).len() == 2).await;
+    assert_eq!(
+        entries(&state),
+        BTreeMap::from([("earn:o-a".to_owned(), 10), ("earn:o-b".to_owned(), 10)])
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failures = loop {
+        let got = stack.drain("loyalty-stream-failures").await.unwrap();
+        if !got.is_empty() || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(failures.len(), 1, "one description of the poison record");
+    let info: Value = serde_json::from_str(&failures[0]).unwrap();
+    assert_eq!(
+        info["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        info["DDBStreamBatchInfo"]["batchSize"], 1,
+        "bisected down to the failing record"
+    );
+    assert_eq!(
+        info["DDBStreamBatchInfo"]["startSequenceNumber"],
+        info["DDBStreamBatchInfo"]["endSequenceNumber"]
+    );
+    assert_eq!(poison.refused(), 3, "the first attempt and two retries");
+}
