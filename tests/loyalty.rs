@@ -3,7 +3,10 @@
 
 use omnisync::store::customer::CustomerState;
 use omnisync_e2e::faults::{LoseWriteResponses, RefuseWrites};
-use omnisync_e2e::{DRAIN_LIMIT, bodies, clients_with, customer, event, rejected, stack};
+use omnisync_e2e::{
+    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, invoke_sample_json,
+    rejected, sample_len, stack,
+};
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -374,4 +377,90 @@ async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_
         info["DDBStreamBatchInfo"]["endSequenceNumber"]
     );
     assert_eq!(poison.refused(), 3, "the first attempt and two retries");
+}
+
+/// The samples in events/refund-processor and events/loyalty-ledger, through the real handlers:
+/// a web order returned in a store, then points redeemed and adjusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sample_trigger_events_do_what_their_names_say() {
+    let mut stack = stack("loyalty-samples", &[]).await;
+    stack
+        .start_runner_for(&stack.clients(), 1, &["OrderSyncFunction"])
+        .unwrap();
+    send_all(
+        &stack,
+        &[order(
+            "o-2001",
+            "c-ava",
+            json!([{"sku": "JKT-RAIN-S", "quantity": 2, "unit_price_minor": 8999}]),
+        )],
+    )
+    .await;
+    stack.stop_runner();
+
+    for sample in [
+        "refund-processor/sqs-valid.json",
+        "refund-processor/sqs-duplicate.json",
+    ] {
+        assert!(
+            invoke_sample(&stack, "RefundProcessorFunction", sample)
+                .await
+                .batch_item_failures
+                .is_empty(),
+            "{sample}"
+        );
+    }
+    let invalid = "refund-processor/sqs-invalid.json";
+    assert!(
+        invoke_sample(&stack, "RefundProcessorFunction", invalid)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(rejected(&stack).await.len(), sample_len(invalid));
+    let state = customer(&stack, "c-ava").await;
+    let decisions: Vec<(&str, &str)> = state
+        .refunds
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![("rf-501", "approved"), ("rf-502", "rejected")]
+    );
+
+    let response = invoke_sample_json(
+        &stack,
+        "LoyaltyLedgerFunction",
+        "loyalty-ledger/dynamodb-stream.json",
+    )
+    .await;
+    assert_eq!(response["batchItemFailures"], json!([]));
+    assert_eq!(customer(&stack, "c-ava").await.loyalty.balance, 179 - 90);
+    for sample in [
+        "loyalty-ledger/sqs-valid.json",
+        "loyalty-ledger/sqs-duplicate.json",
+    ] {
+        assert!(
+            invoke_sample(&stack, "LoyaltyLedgerFunction", sample)
+                .await
+                .batch_item_failures
+                .is_empty(),
+            "{sample}"
+        );
+    }
+    let invalid = "loyalty-ledger/sqs-invalid.json";
+    assert!(
+        invoke_sample(&stack, "LoyaltyLedgerFunction", invalid)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(rejected(&stack).await.len(), sample_len(invalid));
+    let state = customer(&stack, "c-ava").await;
+    assert_eq!(state.loyalty.balance, 89 - 50 + 20);
+    assert_eq!(
+        state.loyalty.balance,
+        state.loyalty.entries.iter().map(|e| e.points).sum::<i64>()
+    );
 }

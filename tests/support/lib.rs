@@ -171,6 +171,18 @@ pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> 
     serde_json::from_value(response).expect("an SQS batch response")
 }
 
+/// Like [`invoke_sample`] for any trigger: the sample's JSON in, the function's JSON out.
+pub async fn invoke_sample_json(stack: &LocalStack, function: &str, sample: &str) -> Value {
+    let spec = &stack.manifest.functions[function];
+    let built = xtask::functions::build(function, &stack.clients(), &spec.environment)
+        .expect("building the function");
+    let path = xtask::workspace_root().join("events").join(sample);
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
+            .expect("JSON");
+    built.invoke(event).await.expect("the invocation")
+}
+
 /// How many records a sample trigger event holds.
 pub fn sample_len(sample: &str) -> usize {
     let path = xtask::workspace_root().join("events").join(sample);

@@ -253,6 +253,13 @@ fn shown(state: &CustomerState) -> Value {
             "status": o.status.status(&o.placed).as_str(),
             "total_minor": o.total_minor,
         })).collect::<Vec<_>>(),
+        "refunds": state.refunds.iter().map(|r| json!({
+            "refund_id": r.refund_id,
+            "status": r.status,
+            "amount_minor": r.amount_minor,
+            "reason_code": r.reason_code,
+        })).collect::<Vec<_>>(),
+        "loyalty": { "balance": state.loyalty.balance },
     })
 }
 
@@ -307,7 +314,7 @@ async fn demo() -> Result<()> {
         stack.send(&event.queue, &[event.body.to_string()]).await?;
     }
     println!(
-        "sent {} messages ({} events, newest first, one twice, the double-submit last); waiting for the queues to drain",
+        "sent {} messages ({} events, newest first, one twice, the order-dependent ones last); waiting for the queues to drain",
         deliveries.len() + last.len(),
         story.events.len()
     );
@@ -316,17 +323,27 @@ async fn demo() -> Result<()> {
         .await?;
 
     let reader = CustomerReader::new(stack.dynamodb(), stack.table()?);
-    let mut all_match = true;
+    // The ledger follows the table's stream, a moment after the queues are empty.
+    let parts = ["cart", "wishlist", "orders", "refunds", "loyalty"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let states = loop {
+        let mut states = Vec::new();
+        for (customer_id, expected) in &story.expected {
+            let state = shown(&reader.load(customer_id).await?);
+            let matches = parts.iter().all(|part| state[part] == expected[part]);
+            states.push((state, matches));
+        }
+        if states.iter().all(|(_, matches)| *matches) || std::time::Instant::now() > deadline {
+            break states;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let all_match = states.iter().all(|(_, matches)| *matches);
     println!("\ncustomers, as every channel now shows them:");
-    for (customer_id, expected) in &story.expected {
-        let state = shown(&reader.load(customer_id).await?);
-        let matches = ["cart", "wishlist", "orders"]
-            .iter()
-            .all(|part| state[part] == expected[part]);
-        all_match &= matches;
+    for (state, matches) in &states {
         println!(
             "  {}  {}",
-            if matches { "ok      " } else { "MISMATCH" },
+            if *matches { "ok      " } else { "MISMATCH" },
             state
         );
     }
