@@ -469,16 +469,57 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
 async fn dynamodb_requests_per_ledger_entry_and_decision() {
     let mut stack = stack("loyalty-cost", &[]).await;
     let counter = omnisync_e2e::faults::RequestCounter::default();
-    stack.start_runner_for(&stack.clients(), 1, &["OrderSyncFunction"]).unwrap();
-    let _ledger = stack.extra_runner_for(&clients_with(&stack, counter.clone()), 1, &["LoyaltyLedgerFunction"]).unwrap();
-    send_all(&stack, &[order("o-1", "c-1", json!([{"sku": "A", "quantity": 1, "unit_price_minor": 10_000}]))]).await;
+    stack
+        .start_runner_for(&stack.clients(), 1, &["OrderSyncFunction"])
+        .unwrap();
+    let _ledger = stack
+        .extra_runner_for(
+            &clients_with(&stack, counter.clone()),
+            1,
+            &["LoyaltyLedgerFunction"],
+        )
+        .unwrap();
+    send_all(
+        &stack,
+        &[order(
+            "o-1",
+            "c-1",
+            json!([{"sku": "A", "quantity": 1, "unit_price_minor": 10_000}]),
+        )],
+    )
+    .await;
     wait_for(&stack, "c-1", |s| s.loyalty.balance == 100).await;
-    assert_eq!(counter.snapshot(), BTreeMap::from([("TransactWriteItems".to_owned(), 1)]), "one earn entry");
+    assert_eq!(
+        counter.snapshot(),
+        BTreeMap::from([("TransactWriteItems".to_owned(), 1)]),
+        "one earn entry"
+    );
 
     let before = counter.snapshot();
-    send_all(&stack, &[event("x-1", 2_000, "c-1", "app", "loyalty.points_redeemed", json!({"redemption_id": "x-1", "points": 30}))]).await;
+    send_all(
+        &stack,
+        &[event(
+            "x-1",
+            2_000,
+            "c-1",
+            "app",
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x-1", "points": 30}),
+        )],
+    )
+    .await;
     let after = counter.snapshot();
-    let used: BTreeMap<String, usize> = after.iter().map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0))).filter(|(_, v)| *v > 0).collect();
+    let used: BTreeMap<String, usize> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
     eprintln!("approved redemption: {used:?}");
-    assert_eq!(used, BTreeMap::from([("GetItem".to_owned(), 1), ("TransactWriteItems".to_owned(), 1)]));
+    assert_eq!(
+        used,
+        BTreeMap::from([
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ])
+    );
 }

@@ -375,18 +375,74 @@ async fn dynamodb_requests_per_refund_decision() {
     let mut stack = stack("refund-cost", &[]).await;
     let counter = omnisync_e2e::faults::RequestCounter::default();
     let functions = ["OrderSyncFunction", "RefundProcessorFunction"];
-    stack.start_runner_for(&omnisync_e2e::clients_with(&stack, counter.clone()), 1, &functions).unwrap();
-    stack.send("order-events", &bodies(&[placed("o-1", "c-1", 1_000, json!([{"sku": "A", "quantity": 1, "unit_price_minor": 100}]))])).await.unwrap();
-    stack.wait_drained(&["order-events"], DRAIN_LIMIT).await.unwrap();
+    stack
+        .start_runner_for(
+            &omnisync_e2e::clients_with(&stack, counter.clone()),
+            1,
+            &functions,
+        )
+        .unwrap();
+    stack
+        .send(
+            "order-events",
+            &bodies(&[placed(
+                "o-1",
+                "c-1",
+                1_000,
+                json!([{"sku": "A", "quantity": 1, "unit_price_minor": 100}]),
+            )]),
+        )
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["order-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
     let cases = [
-        (refund("r-ok", "o-1", "c-1", "store", 2_000, json!([{"sku": "A", "quantity": 1}])), BTreeMap::from([("GetItem", 3), ("TransactWriteItems", 1)])),
-        (refund("r-no", "o-1", "c-1", "web", 3_000, json!([{"sku": "A", "quantity": 1}])), BTreeMap::from([("GetItem", 3), ("PutItem", 1)])),
-        (refund("r-ok", "o-1", "c-1", "store", 2_000, json!([{"sku": "A", "quantity": 1}])), BTreeMap::from([("GetItem", 1)])),
+        (
+            refund(
+                "r-ok",
+                "o-1",
+                "c-1",
+                "store",
+                2_000,
+                json!([{"sku": "A", "quantity": 1}]),
+            ),
+            BTreeMap::from([("GetItem", 3), ("TransactWriteItems", 1)]),
+        ),
+        (
+            refund(
+                "r-no",
+                "o-1",
+                "c-1",
+                "web",
+                3_000,
+                json!([{"sku": "A", "quantity": 1}]),
+            ),
+            BTreeMap::from([("GetItem", 3), ("PutItem", 1)]),
+        ),
+        (
+            refund(
+                "r-ok",
+                "o-1",
+                "c-1",
+                "store",
+                2_000,
+                json!([{"sku": "A", "quantity": 1}]),
+            ),
+            BTreeMap::from([("GetItem", 1)]),
+        ),
     ];
     for (body, expected) in cases {
         let before = counter.snapshot();
-        stack.send("refund-events", &bodies(std::slice::from_ref(&body))).await.unwrap();
-        stack.wait_drained(&["refund-events"], DRAIN_LIMIT).await.unwrap();
+        stack
+            .send("refund-events", &bodies(std::slice::from_ref(&body)))
+            .await
+            .unwrap();
+        stack
+            .wait_drained(&["refund-events"], DRAIN_LIMIT)
+            .await
+            .unwrap();
         let after = counter.snapshot();
         let used: BTreeMap<&str, usize> = after
             .iter()

@@ -104,8 +104,15 @@ impl LocalStack {
     }
 
     /// Like [`Self::extra_runner`], for the given functions only.
-    pub fn extra_runner_for(&self, clients: &Clients, pollers: usize, functions: &[&str]) -> Result<Runner> {
-        Runner::start_for(&self.manifest, &self.sdk, clients, pollers, |f| functions.contains(&f))
+    pub fn extra_runner_for(
+        &self,
+        clients: &Clients,
+        pollers: usize,
+        functions: &[&str],
+    ) -> Result<Runner> {
+        Runner::start_for(&self.manifest, &self.sdk, clients, pollers, |f| {
+            functions.contains(&f)
+        })
     }
 
     /// Starts one more, independent runner (as a second Lambda poller fleet would be); it runs
