@@ -12,6 +12,18 @@ pub const TABLE_VAR: &str = "OMNISYNC_TABLE";
 pub const REJECTED_QUEUE_URL_VAR: &str = "OMNISYNC_REJECTED_QUEUE_URL";
 /// Optional JSON object: SQS `SenderId` → channels that sender may claim.
 pub const CHANNEL_SENDERS_VAR: &str = "OMNISYNC_CHANNEL_SENDERS";
+/// The `channel-updates-<channel>` queue URLs (view fan-out only).
+pub const CHANNEL_UPDATES_VARS: [(Channel, &str); 4] = [
+    (Channel::Web, "OMNISYNC_CHANNEL_UPDATES_WEB_URL"),
+    (Channel::App, "OMNISYNC_CHANNEL_UPDATES_APP_URL"),
+    (Channel::Store, "OMNISYNC_CHANNEL_UPDATES_STORE_URL"),
+    (
+        Channel::CallCenter,
+        "OMNISYNC_CHANNEL_UPDATES_CALL_CENTER_URL",
+    ),
+];
+/// The `notifications` queue URL (availability notifier only).
+pub const NOTIFICATIONS_QUEUE_URL_VAR: &str = "OMNISYNC_NOTIFICATIONS_QUEUE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -27,6 +39,9 @@ pub struct FunctionConfig {
     pub table: String,
     pub rejected_queue_url: String,
     pub channel_senders: ChannelAuthorization,
+    /// Channel → its `channel-updates-<channel>` queue URL, where the template sets them.
+    pub channel_updates: Vec<(Channel, String)>,
+    pub notifications_queue_url: Option<String>,
 }
 
 impl FunctionConfig {
@@ -48,6 +63,16 @@ impl FunctionConfig {
             channel_senders: ChannelAuthorization::parse(
                 lookup(CHANNEL_SENDERS_VAR).as_deref().unwrap_or(""),
             )?,
+            channel_updates: CHANNEL_UPDATES_VARS
+                .iter()
+                .filter_map(|(channel, name)| {
+                    lookup(name)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|url| (*channel, url))
+                })
+                .collect(),
+            notifications_queue_url: lookup(NOTIFICATIONS_QUEUE_URL_VAR)
+                .filter(|v| !v.trim().is_empty()),
         })
     }
 }

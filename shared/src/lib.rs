@@ -19,3 +19,4 @@ pub mod lambda;
 pub mod queue;
 pub mod store;
 pub mod telemetry;
+pub mod view;

@@ -36,6 +36,15 @@ impl Function for loyalty_ledger::LoyaltyLedger {
     }
 }
 
+impl Function for view_fanout::ViewFanout {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, InvokeResult> {
+        Box::pin(async move {
+            let batch = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(self.process(batch).await)?)
+        })
+    }
+}
+
 /// Builds the function the template declares under `logical_id`.
 pub fn build(
     logical_id: &str,
@@ -64,6 +73,7 @@ pub fn build(
             refund_processor::RefundProcessor::new,
         )),
         "LoyaltyLedgerFunction" => Arc::new(loyalty_ledger::LoyaltyLedger::new(clients, &config)),
+        "ViewFanoutFunction" => Arc::new(view_fanout::ViewFanout::new(clients, &config)?),
         other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
     })
 }

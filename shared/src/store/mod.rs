@@ -46,6 +46,7 @@ pub mod loyalty;
 pub mod orders;
 pub mod refunds;
 mod versioned;
+pub mod view;
 pub mod wishlist;
 
 pub use versioned::{StoreError, WriteOutcome};

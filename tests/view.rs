@@ -1,0 +1,231 @@
+//! End to end for the customer view: the fan-out from the state table's stream to every
+//! channel-updates queue, against the operator's view of the same tables.
+
+use omnisync::view::{CustomerView, ViewChanged, current_view};
+use omnisync_e2e::{DRAIN_LIMIT, bodies, customer, event, stack};
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const CHANNEL_QUEUES: [&str; 4] = [
+    "channel-updates-web",
+    "channel-updates-app",
+    "channel-updates-store",
+    "channel-updates-call_center",
+];
+
+fn queue_of(e: &Value) -> String {
+    format!(
+        "{}-events",
+        e["type"].as_str().unwrap().split('.').next().unwrap()
+    )
+}
+
+async fn send_all(stack: &xtask::local::LocalStack, events: &[Value]) {
+    let queues = stack.ingress_queues();
+    for queue in &queues {
+        let mine: Vec<Value> = events
+            .iter()
+            .filter(|e| queue_of(e) == *queue)
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            stack.send(queue, &bodies(&mine)).await.unwrap();
+        }
+    }
+    let names: Vec<&str> = queues.iter().map(String::as_str).collect();
+    stack.wait_drained(&names, DRAIN_LIMIT).await.unwrap();
+}
+
+/// Everything the channels received, per channel, in arrival order; read until every customer's
+/// newest message on every channel carries the customer's current version.
+async fn channel_updates(
+    stack: &xtask::local::LocalStack,
+    customers: &[&str],
+) -> BTreeMap<&'static str, Vec<ViewChanged>> {
+    let dynamodb = stack.dynamodb();
+    let table = stack.table().unwrap().to_owned();
+    let mut received: BTreeMap<&'static str, Vec<ViewChanged>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        for queue in CHANNEL_QUEUES {
+            for body in stack.drain(queue).await.unwrap() {
+                received
+                    .entry(queue)
+                    .or_default()
+                    .push(serde_json::from_str(&body).expect("a view_changed message"));
+            }
+        }
+        let mut caught_up = true;
+        for customer_id in customers {
+            let current = current_view(&dynamodb, &table, customer_id)
+                .await
+                .unwrap()
+                .version;
+            for queue in CHANNEL_QUEUES {
+                let newest = received.get(queue).and_then(|m| {
+                    m.iter()
+                        .filter(|v| v.customer_id == *customer_id)
+                        .map(|v| v.version)
+                        .max()
+                });
+                caught_up &= current > 0 && newest == Some(current);
+            }
+        }
+        if caught_up {
+            return received;
+        }
+        assert!(Instant::now() < deadline, "the channels never caught up");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_channel_ends_on_the_view_the_operator_sees_and_versions_only_grow() {
+    let mut stack = stack("view-mix", &[]).await;
+    stack.start_runner(2).unwrap();
+    let mut phase_one = vec![
+        event(
+            "c1-add-a",
+            1_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 2}),
+        ),
+        event(
+            "g1-add-b",
+            1_100,
+            "g-1",
+            "app",
+            "cart.item_added",
+            json!({"sku": "B", "quantity": 1}),
+        ),
+        event(
+            "c1-link",
+            1_200,
+            "c-1",
+            "web",
+            "identity.linked",
+            json!({"anonymous_id": "g-1"}),
+        ),
+        event(
+            "c1-wish-c",
+            1_300,
+            "c-1",
+            "app",
+            "wishlist.item_added",
+            json!({"sku": "C", "preferred_size": "M"}),
+        ),
+        event(
+            "c1-order",
+            1_400,
+            "c-1",
+            "web",
+            "order.placed",
+            json!({"order_id": "o-1", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1000}]}),
+        ),
+        event(
+            "c1-refund",
+            1_500,
+            "c-1",
+            "store",
+            "refund.requested",
+            json!({"refund_id": "r-1", "order_id": "o-1", "lines": [{"sku": "A", "quantity": 1}]}),
+        ),
+        event(
+            "c2-add",
+            1_000,
+            "c-2",
+            "call_center",
+            "cart.item_added",
+            json!({"sku": "Z", "quantity": 3}),
+        ),
+        event("c2-clear", 1_600, "c-2", "store", "cart.cleared", json!({})),
+        event(
+            "c2-add-y",
+            1_700,
+            "c-2",
+            "store",
+            "cart.item_added",
+            json!({"sku": "Y", "quantity": 1}),
+        ),
+    ];
+    let copies: Vec<Value> = phase_one.iter().step_by(3).cloned().collect();
+    phase_one.extend(copies);
+    phase_one.shuffle(&mut rand::rng());
+    send_all(&stack, &phase_one).await;
+    // The ledger follows the stream: the order's 10 points are earned and reversed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while customer(&stack, "c-1").await.loyalty.entries.len() < 2 {
+        assert!(Instant::now() < deadline, "the ledger never settled");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    send_all(
+        &stack,
+        &[event(
+            "c1-redeem",
+            2_000,
+            "c-1",
+            "app",
+            "loyalty.points_redeemed",
+            json!({"redemption_id": "x-1", "points": 5}),
+        )],
+    )
+    .await;
+
+    let customers = ["c-1", "c-2", "g-1"];
+    let received = channel_updates(&stack, &customers).await;
+    let dynamodb = stack.dynamodb();
+    let table = stack.table().unwrap().to_owned();
+    for customer_id in customers {
+        let operator = current_view(&dynamodb, &table, customer_id).await.unwrap();
+        for queue in CHANNEL_QUEUES {
+            let seen: Vec<&ViewChanged> = received[queue]
+                .iter()
+                .filter(|v| v.customer_id == customer_id)
+                .collect();
+            let versions: Vec<u64> = seen.iter().map(|v| v.version).collect();
+            assert!(
+                versions.windows(2).all(|w| w[0] < w[1]),
+                "{queue} {customer_id}: versions {versions:?} only grow"
+            );
+            let newest: &CustomerView = &seen.last().expect("at least one update").view;
+            assert_eq!(
+                newest, &operator,
+                "{queue} {customer_id}: the newest update is the operator's view"
+            );
+            assert!(
+                seen.iter()
+                    .all(|v| v.kind == "customer.view_changed" && v.version == v.view.version)
+            );
+        }
+    }
+
+    let c1 = serde_json::to_value(current_view(&dynamodb, &table, "c-1").await.unwrap()).unwrap();
+    assert_eq!(
+        c1["cart"],
+        json!([{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}])
+    );
+    assert_eq!(c1["wishlist"], json!([{"sku": "C", "preferred_size": "M"}]));
+    assert_eq!(c1["loyalty"], json!({"balance": 0}));
+    assert_eq!(
+        c1["orders"],
+        json!([{"order_id": "o-1", "channel": "web", "fulfillment": "ship", "status": "placed", "currency": "EUR",
+                "total_minor": 1000, "refunded_minor": 1000,
+                "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1000, "refunded_quantity": 1}]}])
+    );
+    assert_eq!(
+        c1["refunds"],
+        json!([{"refund_id": "r-1", "order_id": "o-1", "channel": "store", "status": "approved", "amount_minor": 1000, "reason_code": null}])
+    );
+    assert_eq!(
+        c1["redemptions"],
+        json!([{"redemption_id": "x-1", "points": 5, "status": "rejected"}])
+    );
+    let c2 = serde_json::to_value(current_view(&dynamodb, &table, "c-2").await.unwrap()).unwrap();
+    assert_eq!(c2["cart"], json!([{"sku": "Y", "quantity": 1}]));
+    let g1 = serde_json::to_value(current_view(&dynamodb, &table, "g-1").await.unwrap()).unwrap();
+    assert_eq!(g1["cart"], json!([]), "a linked guest's own cart is empty");
+}
