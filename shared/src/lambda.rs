@@ -28,7 +28,13 @@ pub async fn run_sqs<H: EventHandler>(
     crate::telemetry::init();
     let config = FunctionConfig::from_env()?;
     let clients = Clients::new(&load_sdk_config().await);
-    let processor = sqs_processor(&clients, &config, handler);
+    serve_sqs(sqs_processor(&clients, &config, handler)).await
+}
+
+/// Serves SQS batches with an already built processor.
+pub async fn serve_sqs<H: EventHandler>(
+    processor: SqsBatchProcessor<H>,
+) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let processor = &processor;
         async move { Ok::<_, lambda_runtime::Error>(processor.process(event.payload).await) }

@@ -74,6 +74,10 @@ pub fn build(
         )),
         "LoyaltyLedgerFunction" => Arc::new(loyalty_ledger::LoyaltyLedger::new(clients, &config)),
         "ViewFanoutFunction" => Arc::new(view_fanout::ViewFanout::new(clients, &config)?),
+        "AvailabilityNotifierFunction" => {
+            let notifier = availability_notifier::AvailabilityNotifier::new(clients, &config)?;
+            Arc::new(sqs_processor(clients, &config, |_, _| notifier))
+        }
         other => bail!("no local build for function {other}; add it to xtask/src/functions.rs"),
     })
 }

@@ -3,6 +3,7 @@
 //! Every function computes state through these, so a rule lives in exactly one place and is
 //! tested exhaustively (property tests next to each fold).
 
+pub mod availability;
 pub mod cart;
 pub mod loyalty;
 pub mod order;

@@ -109,9 +109,34 @@ pub struct StoredWish {
     pub added: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// `WISHSKU#<sku>` while the SKU is added: the partition key of the sparse index that finds
+    /// who wishes for a SKU without scanning the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    /// The item's own partition key (`CUSTOMER#<id>`), while the SKU is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+}
+
+pub const WISH_INDEX: &str = "wishlist-by-sku";
+
+pub fn wish_index_pk(sku: &str) -> String {
+    format!("WISHSKU#{sku}")
 }
 
 impl StoredWish {
+    /// Sets or clears the index attributes to match the entry.
+    pub fn indexed(mut self, sku: &str, owner_pk: &str) -> Self {
+        if self.added {
+            self.gsi1pk = Some(wish_index_pk(sku));
+            self.gsi1sk = Some(owner_pk.to_owned());
+        } else {
+            self.gsi1pk = None;
+            self.gsi1sk = None;
+        }
+        self
+    }
+
     pub fn to_entry(&self) -> Option<WishEntry> {
         self.key.clone().map(|key| WishEntry {
             key,
@@ -134,6 +159,8 @@ impl StoredWish {
             key: Some(entry.key.clone()),
             added,
             size,
+            gsi1pk: None,
+            gsi1sk: None,
         }
     }
 }

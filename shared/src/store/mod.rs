@@ -38,6 +38,7 @@
 //! retry. Nothing is ever last-write-wins on a whole item. The entries themselves are the dedupe
 //! record: a redelivered event is found in (or superseded by) the item, and nothing is written.
 
+pub mod availability;
 pub mod cart;
 pub mod customer;
 pub mod identity;

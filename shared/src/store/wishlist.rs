@@ -30,20 +30,21 @@ impl WishlistStore {
         op: WishOp,
     ) -> Result<WriteOutcome, StoreError> {
         let candidate = WishEntry { key, op };
-        Versioned {
+        let pk = customer_pk(customer_id);
+        let item = Versioned {
             client: &self.client,
             table: &self.table,
-            pk: customer_pk(customer_id),
+            pk: pk.clone(),
             sk: format!("{WISH_PREFIX}{sku}"),
-        }
-        .update(|stored: &mut StoredWish| match stored.to_entry() {
+        };
+        item.update(|stored: &mut StoredWish| match stored.to_entry() {
             Some(mut entry) => {
                 let changed = entry.merge(&candidate);
-                *stored = StoredWish::from_entry(&entry);
+                *stored = StoredWish::from_entry(&entry).indexed(sku, &pk);
                 changed
             }
             None => {
-                *stored = StoredWish::from_entry(&candidate);
+                *stored = StoredWish::from_entry(&candidate).indexed(sku, &pk);
                 true
             }
         })
