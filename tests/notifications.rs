@@ -204,3 +204,109 @@ async fn restocks_notify_each_matching_wisher_once_including_late_and_repeated_r
         "nothing is sent twice"
     );
 }
+
+/// The samples in events/availability-notifier and events/view-fanout, through the real handlers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sample_trigger_events_do_what_their_names_say() {
+    let mut stack = stack("notify-samples", &[]).await;
+    stack
+        .start_runner_for(
+            &stack.clients(),
+            1,
+            &["WishlistSyncFunction", "CartSyncFunction"],
+        )
+        .unwrap();
+    stack
+        .send(
+            "wishlist-events",
+            &bodies(&[
+                wish("w-1", "c-dan", "JKT-RAIN", Some("M")),
+                wish("w-2", "c-ava", "JKT-RAIN", Some("S")),
+            ]),
+        )
+        .await
+        .unwrap();
+    stack
+        .send(
+            "cart-events",
+            &bodies(&[event(
+                "c-1",
+                1_000,
+                "c-ava",
+                "app",
+                "cart.item_added",
+                json!({"sku": "SNK-AIR-42", "quantity": 2}),
+            )]),
+        )
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["wishlist-events", "cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    stack.stop_runner();
+
+    let notifier = "AvailabilityNotifierFunction";
+    for sample in [
+        "availability-notifier/sqs-valid.json",
+        "availability-notifier/sqs-restock.json",
+        "availability-notifier/sqs-duplicate.json",
+    ] {
+        assert!(
+            omnisync_e2e::invoke_sample(&stack, notifier, sample)
+                .await
+                .batch_item_failures
+                .is_empty(),
+            "{sample}"
+        );
+    }
+    let sent: BTreeSet<Sent> = [(
+        "c-dan".to_owned(),
+        "JKT-RAIN".to_owned(),
+        Some("M".to_owned()),
+        None,
+    )]
+    .into();
+    assert_eq!(
+        notifications(&stack).await,
+        sent,
+        "the M restock reaches the M wisher once, not the S one"
+    );
+    let invalid = "availability-notifier/sqs-invalid.json";
+    assert!(
+        omnisync_e2e::invoke_sample(&stack, notifier, invalid)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(
+        omnisync_e2e::rejected(&stack).await.len(),
+        omnisync_e2e::sample_len(invalid)
+    );
+
+    let response = omnisync_e2e::invoke_sample_json(
+        &stack,
+        "ViewFanoutFunction",
+        "view-fanout/dynamodb-stream.json",
+    )
+    .await;
+    assert_eq!(response["batchItemFailures"], json!([]));
+    for queue in [
+        "channel-updates-web",
+        "channel-updates-app",
+        "channel-updates-store",
+        "channel-updates-call_center",
+    ] {
+        let updates = stack.drain(queue).await.unwrap();
+        assert_eq!(updates.len(), 1, "{queue}");
+        let update: Value = serde_json::from_str(&updates[0]).unwrap();
+        assert_eq!(
+            (update["customer_id"].as_str(), update["version"].as_u64()),
+            (Some("c-ava"), Some(1))
+        );
+        assert_eq!(
+            update["view"]["cart"],
+            json!([{"sku": "SNK-AIR-42", "quantity": 2}])
+        );
+    }
+}

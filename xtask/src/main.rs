@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use omnisync::store::customer::{CustomerReader, CustomerState};
+use omnisync::view::{ViewChanged, current_view};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -220,6 +221,8 @@ struct Story {
     expected: serde_json::Map<String, Value>,
     /// Event id → reason code.
     expected_rejections: serde_json::Map<String, Value>,
+    /// `{customer_id, sku, size, store_id}` of every back-in-stock notification.
+    expected_notifications: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +264,77 @@ fn shown(state: &CustomerState) -> Value {
         })).collect::<Vec<_>>(),
         "loyalty": { "balance": state.loyalty.balance },
     })
+}
+
+/// Reads every channel-updates queue until each customer's newest update carries its current
+/// version, then prints, per channel, the version it holds for each customer and whether that
+/// view is the operator's (`omnisync view`).
+async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
+    let channels = [
+        "channel-updates-web",
+        "channel-updates-app",
+        "channel-updates-store",
+        "channel-updates-call_center",
+    ];
+    let dynamodb = stack.dynamodb();
+    let table = stack.table()?.to_owned();
+    let mut newest: std::collections::BTreeMap<(&str, String), ViewChanged> = Default::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        for channel in channels {
+            for body in stack.drain(channel).await? {
+                let update: ViewChanged = serde_json::from_str(&body)?;
+                let slot = (channel, update.customer_id.clone());
+                if newest
+                    .get(&slot)
+                    .is_none_or(|known| known.version < update.version)
+                {
+                    newest.insert(slot, update);
+                }
+            }
+        }
+        let mut current = true;
+        for customer_id in story.expected.keys() {
+            let version = current_view(&dynamodb, &table, customer_id).await?.version;
+            current &= channels.iter().all(|c| {
+                newest
+                    .get(&(*c, customer_id.clone()))
+                    .is_some_and(|u| u.version == version)
+            });
+        }
+        if current || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    println!("\nthe latest customer.view_changed each channel holds:");
+    let mut all_current = true;
+    for channel in channels {
+        let mut line = format!("  {channel:<28}");
+        for customer_id in story.expected.keys() {
+            let operator = current_view(&dynamodb, &table, customer_id).await?;
+            let held = newest.get(&(channel, customer_id.clone()));
+            let same = held.is_some_and(|u| u.view == operator);
+            all_current &= same;
+            let version = held.map_or(0, |u| u.version);
+            line.push_str(&format!(
+                " {customer_id} v{version}{}",
+                if same { "" } else { " (STALE)" }
+            ));
+        }
+        println!("{line}");
+    }
+    if let Some(update) = newest.get(&("channel-updates-store", "c-dan".to_owned())) {
+        println!(
+            "\nwhat the store associate's tablet shows for c-dan:\n{}",
+            serde_json::to_string_pretty(&update.view)?
+        );
+    }
+    println!(
+        "every channel holds the operator's view: {}\n",
+        if all_current { "yes" } else { "NO" }
+    );
+    Ok(all_current)
 }
 
 async fn demo() -> Result<()> {
@@ -360,8 +434,33 @@ async fn demo() -> Result<()> {
             rejections.insert(event_id.to_owned(), value["reason_code"].clone());
         }
     }
+
+    let channels_match = show_channels(&stack, &story).await?;
+    let mut notifications: Vec<Value> = Vec::new();
+    for body in stack.drain("notifications").await? {
+        let mut value: Value = serde_json::from_str(&body)?;
+        println!("  notification {}", value);
+        if let Some(object) = value.as_object_mut() {
+            object.remove("notification_id");
+            object.remove("type");
+        }
+        notifications.push(value);
+    }
+    let notifications_match = notifications == story.expected_notifications;
+    println!(
+        "notifications: {}",
+        if notifications_match {
+            "as expected"
+        } else {
+            "MISMATCH"
+        }
+    );
     stack.shutdown();
-    if !all_match || rejections != story.expected_rejections {
+    if !all_match
+        || rejections != story.expected_rejections
+        || !channels_match
+        || !notifications_match
+    {
         bail!("the result does not match the story's expected result");
     }
     println!("\nevery customer and every rejection is as the story expects");
