@@ -229,3 +229,42 @@ async fn every_channel_ends_on_the_view_the_operator_sees_and_versions_only_grow
     let g1 = serde_json::to_value(current_view(&dynamodb, &table, "g-1").await.unwrap()).unwrap();
     assert_eq!(g1["cart"], json!([]), "a linked guest's own cart is empty");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_requests_per_view_change() {
+    let mut stack = stack("view-cost", &[]).await;
+    let counter = omnisync_e2e::faults::RequestCounter::default();
+    stack
+        .start_runner_for(&stack.clients(), 1, &["CartSyncFunction"])
+        .unwrap();
+    let _fanout = stack
+        .extra_runner_for(
+            &omnisync_e2e::clients_with(&stack, counter.clone()),
+            1,
+            &["ViewFanoutFunction"],
+        )
+        .unwrap();
+    send_all(
+        &stack,
+        &[event(
+            "c-1",
+            1_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 1}),
+        )],
+    )
+    .await;
+    let updates = channel_updates(&stack, &["c-1"]).await;
+    assert!(
+        updates.values().all(|u| u.len() == 1),
+        "one update per channel"
+    );
+    let used = counter.snapshot();
+    eprintln!("one view change: {used:?}");
+    assert_eq!(
+        used,
+        BTreeMap::from([("Query".to_owned(), 1), ("UpdateItem".to_owned(), 1)])
+    );
+}

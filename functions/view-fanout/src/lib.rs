@@ -84,30 +84,47 @@ impl ViewFanout {
         response
     }
 
+    /// Bumps the version *before* reading the state it publishes. Every change bumps after it was
+    /// written (its stream record comes later), so the read that goes with the highest version
+    /// happens after every change that bumped: the highest version is never a stale view, even
+    /// when two shards publish one customer at once (its own records and a linked guest's).
     async fn publish_for(&self, id: &str, changes: u64) -> Result<(), FanoutError> {
-        let mut customers = vec![id.to_owned()];
-        let partition = self.reader.partition(id).await?;
-        if let Some((linked_customer, _)) = partition.linked_to {
-            customers.push(linked_customer);
-        }
-        for customer_id in customers {
+        let version = self.versions.bump(id, changes).await?;
+        let own = self.reader.partition(id).await?;
+        let linked_customer = own
+            .linked_to
+            .as_ref()
+            .map(|(customer_id, _)| customer_id.clone());
+        self.send(version, self.reader.load_with(id, own).await?)
+            .await?;
+        // A linked guest's ops are part of its customer's cart and wishlist.
+        if let Some(customer_id) = linked_customer {
             let version = self.versions.bump(&customer_id, changes).await?;
-            let state = self.reader.load(&customer_id).await?;
-            let body = serde_json::to_string(&ViewChanged::new(project(&state, version)))?;
-            for (channel, queue_url) in &self.channels {
-                self.sqs
-                    .send_message()
-                    .queue_url(queue_url)
-                    .message_body(&body)
-                    .send()
-                    .await
-                    .map_err(|e| FanoutError::Publish {
-                        channel: *channel,
-                        source: Box::new(e.into()),
-                    })?;
-            }
-            tracing::info!(customer_id, version, outcome = "published");
+            self.send(version, self.reader.load(&customer_id).await?)
+                .await?;
         }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        version: u64,
+        state: omnisync::store::customer::CustomerState,
+    ) -> Result<(), FanoutError> {
+        let body = serde_json::to_string(&ViewChanged::new(project(&state, version)))?;
+        for (channel, queue_url) in &self.channels {
+            self.sqs
+                .send_message()
+                .queue_url(queue_url)
+                .message_body(&body)
+                .send()
+                .await
+                .map_err(|e| FanoutError::Publish {
+                    channel: *channel,
+                    source: Box::new(e.into()),
+                })?;
+        }
+        tracing::info!(customer_id = %state.customer_id, version, outcome = "published");
         Ok(())
     }
 }

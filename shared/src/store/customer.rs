@@ -74,6 +74,15 @@ impl CustomerReader {
     /// Loads a customer's state: its partition plus those of its linked guests.
     pub async fn load(&self, customer_id: &str) -> Result<CustomerState, StoreError> {
         let own = self.partition(customer_id).await?;
+        self.load_with(customer_id, own).await
+    }
+
+    /// Like [`Self::load`], with the customer's own partition already read.
+    pub async fn load_with(
+        &self,
+        customer_id: &str,
+        own: Partition,
+    ) -> Result<CustomerState, StoreError> {
         let mut guests = Vec::new();
         let mut linked_guests = Vec::new();
         if own.linked_to.is_none() {
