@@ -83,14 +83,24 @@ impl AvailabilityNotifier {
     async fn audience(&self, report: &AvailabilityChanged) -> Result<Vec<String>, StoreError> {
         let mut customers: Vec<String> = Vec::new();
         for id in self.availability.wishers(&report.sku).await? {
-            let customer_id = match self.reader.partition(&id).await?.linked_to {
-                Some((customer_id, _)) => customer_id,
-                None => id,
+            let partition = self.reader.partition(&id).await?;
+            let (customer_id, state) = match partition.linked_to {
+                // A guest's wish belongs to the customer it was linked to.
+                Some((customer_id, _)) => {
+                    if customers.contains(&customer_id) {
+                        continue;
+                    }
+                    let state = self.reader.load(&customer_id).await?;
+                    (customer_id, state)
+                }
+                None => {
+                    if customers.contains(&id) {
+                        continue;
+                    }
+                    let state = self.reader.load_with(&id, partition).await?;
+                    (id, state)
+                }
             };
-            if customers.contains(&customer_id) {
-                continue;
-            }
-            let state = self.reader.load(&customer_id).await?;
             let wants = state.shopping.wishlist.iter().any(|item| {
                 item.sku == report.sku
                     && sizes_match(item.preferred_size.as_deref(), report.size.as_deref())

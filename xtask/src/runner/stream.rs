@@ -120,9 +120,8 @@ impl Reader {
                 if last_sequence.is_none() && self.source.starting_position == "LATEST" {
                     continue;
                 }
-                // A fresh iterator after the last record read: moto replaces a table's stream
-                // shard when a transaction on the table fails, and an old iterator would never see
-                // another record. On AWS this is harmless (and iterators expire anyway).
+                // A fresh iterator after the last record read, as a long-running poller must take
+                // anyway (iterators expire after 15 minutes on AWS).
                 iterator = self.iterator(shard_id, last_sequence.as_deref()).await?;
             }
         }
