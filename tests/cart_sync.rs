@@ -3,8 +3,8 @@
 
 use omnisync_e2e::faults::{LoseWriteResponses, RequestCounter};
 use omnisync_e2e::{
-    DRAIN_LIMIT, bodies, clients_with, event, invoke_sample, reference_cart, rejected, sample_len,
-    stack, stored_cart,
+    DRAIN_LIMIT, bodies, clients_with, event, invoke_sample, reference_cart, rejected,
+    rejected_reasons, sample_len, stack, stored_cart,
 };
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -274,17 +274,7 @@ async fn a_sender_map_rejects_channels_the_sender_may_not_claim() {
         .await
         .unwrap();
 
-    let mut refused: Vec<(String, String)> = rejected(&stack)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["event_id"].as_str().unwrap().to_owned(),
-                r["reason_code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    refused.sort();
+    let refused = rejected_reasons(&stack).await;
     assert_eq!(
         refused,
         vec![

@@ -508,12 +508,7 @@ async fn dynamodb_requests_per_ledger_entry_and_decision() {
         )],
     )
     .await;
-    let after = counter.snapshot();
-    let used: BTreeMap<String, usize> = after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect();
+    let used = counter.since(&before);
     eprintln!("approved redemption: {used:?}");
     assert_eq!(
         used,

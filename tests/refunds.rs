@@ -1,7 +1,8 @@
 //! End to end for refunds: decided once per `refund_id`, atomically with the order, whichever
 //! channel and however many at once.
 
-use omnisync_e2e::{DRAIN_LIMIT, bodies, customer, event, rejected, stack};
+use omnisync_e2e::faults::counts;
+use omnisync_e2e::{DRAIN_LIMIT, bodies, customer, event, rejected, rejected_reasons, stack};
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -272,16 +273,7 @@ async fn every_rejection_reason_is_decided_in_the_contract_order_and_recorded() 
         .await
         .unwrap();
 
-    let got: BTreeMap<String, String> = rejected(&stack)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["event_id"].as_str().unwrap().to_owned(),
-                r["reason_code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let got: BTreeMap<String, String> = rejected_reasons(&stack).await.into_iter().collect();
     let expected: BTreeMap<String, String> = requests
         .iter()
         .map(|(b, reason, _)| {
@@ -408,7 +400,7 @@ async fn dynamodb_requests_per_refund_decision() {
                 2_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            BTreeMap::from([("GetItem", 3), ("TransactWriteItems", 1)]),
+            counts(&[("GetItem", 3), ("TransactWriteItems", 1)]),
         ),
         (
             refund(
@@ -419,7 +411,7 @@ async fn dynamodb_requests_per_refund_decision() {
                 3_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            BTreeMap::from([("GetItem", 3), ("PutItem", 1)]),
+            counts(&[("GetItem", 3), ("PutItem", 1)]),
         ),
         (
             refund(
@@ -430,7 +422,7 @@ async fn dynamodb_requests_per_refund_decision() {
                 2_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            BTreeMap::from([("GetItem", 1)]),
+            counts(&[("GetItem", 1)]),
         ),
     ];
     for (body, expected) in cases {
@@ -443,12 +435,7 @@ async fn dynamodb_requests_per_refund_decision() {
             .wait_drained(&["refund-events"], DRAIN_LIMIT)
             .await
             .unwrap();
-        let after = counter.snapshot();
-        let used: BTreeMap<&str, usize> = after
-            .iter()
-            .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let used = counter.since(&before);
         eprintln!("{}: {used:?}", body["event_id"]);
         assert_eq!(used, expected, "{}", body["event_id"]);
     }

@@ -3,8 +3,10 @@
 
 use omnisync::store::customer::CustomerState;
 use omnisync_e2e::faults::RequestCounter;
+use omnisync_e2e::faults::counts;
 use omnisync_e2e::{
-    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, rejected, sample_len, stack,
+    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, rejected, rejected_reasons,
+    sample_len, stack,
 };
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -458,17 +460,7 @@ async fn a_second_placement_of_an_order_id_is_rejected_as_duplicate_order() {
         .await
         .unwrap();
 
-    let mut refused: Vec<(String, String)> = rejected(&stack)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["event_id"].as_str().unwrap().to_owned(),
-                r["reason_code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    refused.sort();
+    let refused = rejected_reasons(&stack).await;
     assert_eq!(
         refused,
         vec![
@@ -584,16 +576,7 @@ async fn every_invalid_wishlist_order_and_identity_payload_is_rejected_with_its_
     let queues = stack.ingress_queues();
     let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
     stack.wait_drained(&queues, DRAIN_LIMIT).await.unwrap();
-    let got: BTreeMap<String, String> = rejected(&stack)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["event_id"].as_str().unwrap().to_owned(),
-                r["reason_code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let got: BTreeMap<String, String> = rejected_reasons(&stack).await.into_iter().collect();
     assert_eq!(got, expected);
 }
 
@@ -610,7 +593,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
     stack
         .start_runner_for(&clients_with(&stack, counter.clone()), 1, &functions)
         .unwrap();
-    let cases: Vec<(&str, Value, BTreeMap<&str, usize>)> = vec![
+    let cases: Vec<(&str, Value, BTreeMap<String, usize>)> = vec![
         (
             "wishlist-events",
             event(
@@ -621,7 +604,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_added",
                 json!({"sku": "A", "preferred_size": "M"}),
             ),
-            BTreeMap::from([("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("GetItem", 1), ("PutItem", 1)]),
         ),
         (
             "wishlist-events",
@@ -633,7 +616,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_removed",
                 json!({"sku": "A"}),
             ),
-            BTreeMap::from([("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("GetItem", 1), ("PutItem", 1)]),
         ),
         (
             "order-events",
@@ -645,7 +628,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "order.placed",
                 json!({"order_id": "o-1", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}]}),
             ),
-            BTreeMap::from([("PutItem", 2)]),
+            counts(&[("PutItem", 2)]),
         ),
         (
             "order-events",
@@ -657,7 +640,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "order.status_changed",
                 json!({"order_id": "o-1", "status": "shipped"}),
             ),
-            BTreeMap::from([("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("GetItem", 1), ("PutItem", 1)]),
         ),
         (
             "identity-events",
@@ -669,7 +652,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "identity.linked",
                 json!({"anonymous_id": "g-1"}),
             ),
-            BTreeMap::from([("GetItem", 1), ("PutItem", 2)]),
+            counts(&[("GetItem", 1), ("PutItem", 2)]),
         ),
     ];
     for (queue, body, expected) in cases {
@@ -679,12 +662,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
             .await
             .unwrap();
         stack.wait_drained(&[queue], DRAIN_LIMIT).await.unwrap();
-        let after = counter.snapshot();
-        let used: BTreeMap<&str, usize> = after
-            .iter()
-            .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let used = counter.since(&before);
         eprintln!("{}: {used:?}", body["type"]);
         assert_eq!(used, expected, "{}", body["type"]);
     }

@@ -12,6 +12,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Whether a request is an `operation` whose body contains `marker`.
+fn matches(
+    context: &BeforeTransmitInterceptorContextRef<'_>,
+    operation_name: &str,
+    marker: &str,
+) -> bool {
+    let body = context.request().body().bytes().unwrap_or_default();
+    operation(context) == operation_name && String::from_utf8_lossy(body).contains(marker)
+}
+
 fn operation(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
     context
         .request()
@@ -36,6 +46,23 @@ impl RequestCounter {
     pub fn get(&self, operation: &str) -> usize {
         self.snapshot().get(operation).copied().unwrap_or(0)
     }
+
+    /// The requests made since `before` (a snapshot), by operation, leaving out the unused.
+    pub fn since(&self, before: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+        self.snapshot()
+            .into_iter()
+            .map(|(op, n)| {
+                let earlier = before.get(&op).copied().unwrap_or(0);
+                (op, n - earlier)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// An expected request count, e.g. `counts(&[("GetItem", 1), ("PutItem", 1)])`.
+pub fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(op, n)| ((*op).to_owned(), *n)).collect()
 }
 
 impl Intercept for RequestCounter {
@@ -109,10 +136,7 @@ impl Intercept for LoseWriteResponses {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        let matches = operation(context) == self.operation
-            && String::from_utf8_lossy(body).contains(&self.marker);
-        if matches {
+        if matches(context, self.operation, &self.marker) {
             cfg.interceptor_state().store_put(Matched);
         }
         Ok(())
@@ -172,10 +196,7 @@ impl Intercept for RefuseWrites {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        if operation(context) == self.operation
-            && String::from_utf8_lossy(body).contains(&self.marker)
-        {
+        if matches(context, self.operation, &self.marker) {
             self.refused.fetch_add(1, Ordering::SeqCst);
             return Err("injected: this write always fails".into());
         }

@@ -150,6 +150,22 @@ pub async fn rejected(stack: &LocalStack) -> Vec<Value> {
         .collect()
 }
 
+/// `(event_id, reason_code)` of every message on `rejected-events`, sorted.
+pub async fn rejected_reasons(stack: &LocalStack) -> Vec<(String, String)> {
+    let mut reasons: Vec<(String, String)> = rejected(stack)
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r["event_id"].as_str().unwrap_or_default().to_owned(),
+                r["reason_code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    reasons
+}
+
 pub fn bodies(events: &[Value]) -> Vec<String> {
     events.iter().map(Value::to_string).collect()
 }

@@ -205,32 +205,34 @@ impl LocalStack {
 
     /// Messages on `queue`, visible or in flight.
     pub async fn depth(&self, queue: &str) -> Result<u64> {
-        let output = self
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(self.queue_url(queue)?)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .context("GetQueueAttributes")?;
-        Ok(output
-            .attributes
-            .unwrap_or_default()
-            .values()
-            .map(|v| v.parse::<u64>().unwrap_or(0))
-            .sum())
+        self.count(
+            queue,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            ],
+        )
+        .await
     }
 
     /// How many messages of `queue` are in flight (received and not yet deleted or visible
     /// again): a sign that a consumer has taken them at least once.
     pub async fn receive_count_hint(&self, queue: &str) -> Result<u64> {
+        self.count(
+            queue,
+            &[QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+        )
+        .await
+    }
+
+    /// The sum of the given approximate message counts of `queue`.
+    async fn count(&self, queue: &str, attributes: &[QueueAttributeName]) -> Result<u64> {
         let output = self
             .sqs()
             .get_queue_attributes()
             .queue_url(self.queue_url(queue)?)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .set_attribute_names(Some(attributes.to_vec()))
             .send()
             .await
             .context("GetQueueAttributes")?;
