@@ -11,12 +11,15 @@
 //! |---|---|---|---|
 //! | cart line | `CUSTOMER#<id>` | `CART#LINE#<sku>` | `rev`, `reset` `{t, e, q}`, `ops` `[{t, e, d}]` |
 //! | cart clear | `CUSTOMER#<id>` | `CART#CLEAR` | `rev`, `t`, `e` |
-//! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size` |
+//! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size`; while added also `gsi1pk` = `WISHSKU#<sku>`, `gsi1sk` = its `pk` (the sparse `wishlist-by-sku` index) |
 //! | order | `CUSTOMER#<id>` | `ORDER#<order_id>` | `rev`, `placed` `{t, e}`, channel, fulfillment, lines, `total_minor`, `status` |
 //! | refund decision | `CUSTOMER#<id>` | `REFUND#<refund_id>` | `rev`, order, status, `amount_minor`, `reason_code`, lines, `points_reversed` |
 //! | ledger entry | `CUSTOMER#<id>` | `LOYALTY#LEDGER#<entry_id>` | `rev`, `entry_id`, `points` |
 //! | loyalty balance | `CUSTOMER#<id>` | `LOYALTY#BALANCE` | `balance` (only changed with an entry) |
 //! | redemption / adjustment decision | `CUSTOMER#<id>` | `LOYALTY#REDEMPTION#<id>` / `LOYALTY#ADJUSTMENT#<id>` | `rev`, `points`, `status`, `reason` |
+//! | view version | `VIEW#<id>` | `VERSION` | `version` (outside the customer partition: bumping it is no view change) |
+//! | availability report | `STOCK#<json of [sku, size, store_id]>` | `<instant, offset and zero-padded>#<event_id>` | `rev`, `t`, `e`, `available_quantity` |
+//! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`sending`/`sent`), `claimed_at_ms` |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
 //! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
