@@ -325,14 +325,10 @@ async fn a_refund_for_an_order_not_yet_seen_waits_for_it() {
         .send("refund-events", &bodies(std::slice::from_ref(&request)))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while stack.receive_count_hint("refund-events").await.unwrap() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the runner never took the refund"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    stack
+        .wait_taken("refund-events", std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(customer(&stack, "c-1").await.refunds.is_empty());
     stack
         .send(

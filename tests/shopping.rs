@@ -391,14 +391,10 @@ async fn a_status_change_sent_before_its_order_is_applied_once_the_order_arrives
         .await
         .unwrap();
     // Wait until the runner has taken it (it fails, and stays invisible until redelivery).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while stack.receive_count_hint("order-events").await.unwrap() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the runner never took the status change"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    stack
+        .wait_taken("order-events", std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(customer(&stack, "c-1").await.orders.is_empty());
     stack
         .send("order-events", &bodies(&[placed]))

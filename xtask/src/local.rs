@@ -226,6 +226,19 @@ impl LocalStack {
         .await
     }
 
+    /// Waits until a consumer has taken a message of `queue` (it is in flight), or fails after
+    /// `limit`.
+    pub async fn wait_taken(&self, queue: &str, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        while self.receive_count_hint(queue).await? == 0 {
+            if Instant::now() > deadline {
+                bail!("nothing took a message of {queue} within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
     /// The sum of the given approximate message counts of `queue`.
     async fn count(&self, queue: &str, attributes: &[QueueAttributeName]) -> Result<u64> {
         let output = self
