@@ -78,19 +78,11 @@ impl LoyaltyStore {
     }
 
     fn entry_put(&self, customer_id: &str, entry_id: &str, points: i64) -> Result<Put, StoreError> {
-        let item = self.item(customer_id, format!("{LEDGER_PREFIX}{entry_id}"));
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item.encode(
-                &StoredEntry {
-                    entry_id: entry_id.to_owned(),
-                    points,
-                },
-                1,
-            )?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| item.request_error("TransactWriteItems", e.into()))
+        self.item(customer_id, format!("{LEDGER_PREFIX}{entry_id}"))
+            .create_put(&StoredEntry {
+                entry_id: entry_id.to_owned(),
+                points,
+            })
     }
 
     fn balance_update(
@@ -184,12 +176,7 @@ impl LoyaltyStore {
             reason: reason.map(str::to_owned),
         };
         let approved = decision("approved");
-        let decision_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(decision_item.encode(&approved, 1)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| decision_item.request_error("TransactWriteItems", e.into()))?;
+        let decision_put = decision_item.create_put(&approved)?;
         let sent = self
             .client
             .transact_write_items()

@@ -14,7 +14,7 @@ use super::versioned::{MAX_ATTEMPTS, Versioned, backoff};
 use super::{StoreError, customer_pk};
 use crate::contract::{Channel, EventKey, ReasonCode, RefundRequested};
 use crate::domain::refund::{Decision, OrderForRefund, decide};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// What processing a refund request came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,23 +126,8 @@ impl RefundStore {
                         lines: approval.lines_after,
                         ..order
                     };
-                    let decision_put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(decision_item.encode(&approved, 1)?))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(|e| decision_item.request_error("TransactWriteItems", e.into()))?;
-                    let order_put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(order_item.encode(&order_after, order_rev + 1)?))
-                        .condition_expression("#rev = :rev")
-                        .expression_attribute_names("#rev", "rev")
-                        .expression_attribute_values(
-                            ":rev",
-                            AttributeValue::N(order_rev.to_string()),
-                        )
-                        .build()
-                        .map_err(|e| order_item.request_error("TransactWriteItems", e.into()))?;
+                    let decision_put = decision_item.create_put(&approved)?;
+                    let order_put = order_item.replace_put(&order_after, order_rev)?;
                     let sent = self
                         .client
                         .transact_write_items()

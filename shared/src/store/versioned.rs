@@ -1,7 +1,7 @@
 //! The optimistic-concurrency loop every item write goes through.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,6 +106,30 @@ impl Versioned<'_> {
             }
             Err(err) => Err(self.request_error("PutItem", err.into())),
         }
+    }
+
+    /// A `Put` for a transaction that creates the item (revision 1) only if it is absent: the
+    /// transactional twin of [`Self::create`].
+    pub(crate) fn create_put<T: Serialize>(&self, body: &T) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(self.table)
+            .set_item(Some(self.encode(body, 1)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| self.request_error("TransactWriteItems", e.into()))
+    }
+
+    /// A `Put` for a transaction that replaces the item read at `rev` (revision `rev + 1`) only if
+    /// nobody wrote it since: the transactional twin of the write in [`Self::update`].
+    pub(crate) fn replace_put<T: Serialize>(&self, body: &T, rev: u64) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(self.table)
+            .set_item(Some(self.encode(body, rev + 1)?))
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#rev", REV)
+            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+            .build()
+            .map_err(|e| self.request_error("TransactWriteItems", e.into()))
     }
 
     pub(crate) fn encode<T: Serialize>(
