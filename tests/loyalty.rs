@@ -1,12 +1,12 @@
 //! End to end for the loyalty ledger: DynamoDB Streams from the state table and SQS
 //! `loyalty-events`, through the local runner's stream reader, on the local endpoint.
 
-use omnisync::store::customer::CustomerState;
-use omnisync_e2e::faults::{LoseWriteResponses, RefuseWrites};
-use omnisync_e2e::{
+use crate::support::faults::{LoseWriteResponses, RefuseWrites};
+use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, invoke_sample_json,
     rejected, sample_len, stack,
 };
+use omnisync::domain::customer::CustomerState;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -102,7 +102,9 @@ async fn send_all(stack: &xtask::local::LocalStack, events: &[Value]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() {
     omnisync::telemetry::init();
-    let mut stack = stack("loyalty-mix", &[]).await;
+    let Some(mut stack) = stack("loyalty-mix", &[]).await else {
+        return;
+    };
     stack.start_runner(2).unwrap();
     let refund = |id: &str, order_id: &str, sku: &str, quantity: u32| {
         event(
@@ -217,7 +219,7 @@ async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() 
         .redemptions
         .iter()
         .chain(&state.loyalty.adjustments)
-        .map(|d| (d.id.clone(), d.points, d.status.clone()))
+        .map(|d| (d.id.clone(), d.points, d.status.as_str().to_owned()))
         .collect();
     assert_eq!(
         decisions,
@@ -239,7 +241,9 @@ async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_redemptions_never_take_the_balance_below_zero() {
-    let mut stack = stack("loyalty-race", &[]).await;
+    let Some(mut stack) = stack("loyalty-race", &[]).await else {
+        return;
+    };
     stack.start_runner(3).unwrap();
     let _second_fleet = stack.extra_runner(&stack.clients(), 3).unwrap();
     send_all(
@@ -295,7 +299,9 @@ async fn racing_redemptions_never_take_the_balance_below_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stream_record_whose_processing_failed_is_retried_and_applied_once() {
-    let mut stack = stack("loyalty-retry", &[]).await;
+    let Some(mut stack) = stack("loyalty-retry", &[]).await else {
+        return;
+    };
     let fault = LoseWriteResponses::on("TransactWriteItems", "earn:o-flaky", 1);
     stack
         .start_runner_with(&clients_with(&stack, fault.clone()), 1)
@@ -332,7 +338,9 @@ async fn a_stream_record_whose_processing_failed_is_retried_and_applied_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_rest_go_on() {
-    let mut stack = stack("loyalty-poison", &[("StreamMaxRetryAttempts", "2")]).await;
+    let Some(mut stack) = stack("loyalty-poison", &[("StreamMaxRetryAttempts", "2")]).await else {
+        return;
+    };
     let poison = RefuseWrites::new("TransactWriteItems", "earn:o-poison");
     stack
         .start_runner_with(&clients_with(&stack, poison.clone()), 1)
@@ -383,7 +391,9 @@ async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_
 /// a web order returned in a store, then points redeemed and adjusted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sample_trigger_events_do_what_their_names_say() {
-    let mut stack = stack("loyalty-samples", &[]).await;
+    let Some(mut stack) = stack("loyalty-samples", &[]).await else {
+        return;
+    };
     stack
         .start_runner_for(&stack.clients(), 1, &["OrderSyncFunction"])
         .unwrap();
@@ -467,8 +477,10 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_requests_per_ledger_entry_and_decision() {
-    let mut stack = stack("loyalty-cost", &[]).await;
-    let counter = omnisync_e2e::faults::RequestCounter::default();
+    let Some(mut stack) = stack("loyalty-cost", &[]).await else {
+        return;
+    };
+    let counter = crate::support::faults::RequestCounter::default();
     stack
         .start_runner_for(&stack.clients(), 1, &["OrderSyncFunction"])
         .unwrap();

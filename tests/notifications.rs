@@ -2,7 +2,7 @@
 //! late and repeated reports, size matching, and exactly one notification per customer per
 //! restock.
 
-use omnisync_e2e::{DRAIN_LIMIT, bodies, event, stack};
+use crate::support::{DRAIN_LIMIT, bodies, event, stack};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -81,7 +81,9 @@ async fn send_inventory(stack: &xtask::local::LocalStack, events: &[Value]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restocks_notify_each_matching_wisher_once_including_late_and_repeated_reports() {
-    let mut stack = stack("notify", &[]).await;
+    let Some(mut stack) = stack("notify", &[]).await else {
+        return;
+    };
     stack.start_runner(2).unwrap();
     let wishes = [
         wish("w-1", "c-m", "SKU-X", Some("M")),
@@ -208,7 +210,9 @@ async fn restocks_notify_each_matching_wisher_once_including_late_and_repeated_r
 /// The samples in events/availability-notifier and events/view-fanout, through the real handlers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sample_trigger_events_do_what_their_names_say() {
-    let mut stack = stack("notify-samples", &[]).await;
+    let Some(mut stack) = stack("notify-samples", &[]).await else {
+        return;
+    };
     stack
         .start_runner_for(
             &stack.clients(),
@@ -253,7 +257,7 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
         "availability-notifier/sqs-duplicate.json",
     ] {
         assert!(
-            omnisync_e2e::invoke_sample(&stack, notifier, sample)
+            crate::support::invoke_sample(&stack, notifier, sample)
                 .await
                 .batch_item_failures
                 .is_empty(),
@@ -274,17 +278,17 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
     );
     let invalid = "availability-notifier/sqs-invalid.json";
     assert!(
-        omnisync_e2e::invoke_sample(&stack, notifier, invalid)
+        crate::support::invoke_sample(&stack, notifier, invalid)
             .await
             .batch_item_failures
             .is_empty()
     );
     assert_eq!(
-        omnisync_e2e::rejected(&stack).await.len(),
-        omnisync_e2e::sample_len(invalid)
+        crate::support::rejected(&stack).await.len(),
+        crate::support::sample_len(invalid)
     );
 
-    let response = omnisync_e2e::invoke_sample_json(
+    let response = crate::support::invoke_sample_json(
         &stack,
         "ViewFanoutFunction",
         "view-fanout/dynamodb-stream.json",

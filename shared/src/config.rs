@@ -77,6 +77,30 @@ impl FunctionConfig {
     }
 }
 
+impl FunctionConfig {
+    /// The state table, on the function's DynamoDB client.
+    pub fn state_table(&self, clients: &crate::aws::Clients) -> crate::store::Table {
+        crate::store::Table::new(clients.dynamodb.clone(), &self.table)
+    }
+
+    /// The `channel-updates-<channel>` queue of every channel (the view fan-out needs all four).
+    pub fn require_channel_updates(&self) -> Result<Vec<(Channel, String)>, ConfigError> {
+        for (channel, name) in CHANNEL_UPDATES_VARS {
+            if !self.channel_updates.iter().any(|(c, _)| *c == channel) {
+                return Err(ConfigError::Missing(name));
+            }
+        }
+        Ok(self.channel_updates.clone())
+    }
+
+    /// The `notifications` queue (the availability notifier needs it).
+    pub fn require_notifications_queue(&self) -> Result<String, ConfigError> {
+        self.notifications_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing(NOTIFICATIONS_QUEUE_URL_VAR))
+    }
+}
+
 /// Which channels each SQS sender may claim (§4, Channel authorization).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelAuthorization {

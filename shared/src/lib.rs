@@ -1,13 +1,14 @@
 //! The library every omnisync function stands on.
 //!
-//! The folders say where a rule lives:
-//! - [`contract`]: the public event contract (`CONTRACT.md` §1, §3, §4) as typed Rust values, and the
-//!   one validation entry point that turns a raw message body into a typed event or a typed rejection.
-//! - [`domain`]: the pure folds and merge rules (no I/O), so the same rules are tested exhaustively
-//!   and reused by every function.
-//! - [`store`]: DynamoDB adapters: item layouts and conditional-write loops.
-//! - [`queue`]: SQS adapters: the `rejected-events` outbox.
-//! - [`batch`]: SQS batch handling with `ReportBatchItemFailures` semantics.
+//! The folders say where a rule lives, and one event goes through them in this order:
+//! - [`contract`]: the public event contract (`CONTRACT.md`) as typed Rust values: the one
+//!   validation entry point ([`contract::parse_event`]), each queue's typed input, and every
+//!   message omnisync sends.
+//! - [`batch`]: SQS batch handling (validate, type, authorize, apply, route) and the stream
+//!   batch helper.
+//! - [`domain`]: the pure folds, merge rules and decisions (no I/O), tested exhaustively.
+//! - [`store`]: DynamoDB adapters: every key in one module, narrow reads and conditional writes.
+//! - [`queue`]: SQS adapters: one publisher, the `rejected-events` outbox.
 //! - [`lambda`], [`config`], [`aws`], [`telemetry`]: function set-up.
 
 pub mod aws;
@@ -19,4 +20,3 @@ pub mod lambda;
 pub mod queue;
 pub mod store;
 pub mod telemetry;
-pub mod view;

@@ -1,8 +1,10 @@
 //! `cargo xtask <command>`: the project's developer commands. See README.md.
 
 use anyhow::{Context, Result, bail};
-use omnisync::store::customer::{CustomerReader, CustomerState};
-use omnisync::view::{ViewChanged, current_view};
+use clap::{Parser, Subcommand};
+use omnisync::contract::ViewChanged;
+use omnisync::domain::customer::CustomerState;
+use omnisync::store::Table;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -11,53 +13,71 @@ use xtask::local::{LocalStack, StackOptions};
 use xtask::venv::{Venv, run};
 use xtask::workspace_root;
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
+/// The project's developer commands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "omnisync's developer commands (see README.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
 
-  demo     set up, start a local AWS stack, send the story from events/story through the
-           queues into the real functions, and print every customer's cart, wishlist and orders
-  test     set up, then run every check and test: fmt, clippy, cfn-lint, unit, property and
-           end-to-end tests against a local AWS endpoint
-  stack    set up, start a local AWS stack with the runner and keep it running; prints the
-           endpoint and queue URLs (Ctrl-C stops it)
-  setup    install the local-stack tools into .venv/ (moto, aws-sam-translator, cfn-lint,
-           cargo-lambda)
-  lint     cfn-lint infra/template.yaml
-  build    cargo lambda build --release for every function; prints the bootstrap sizes
-           (pass --arm64 for the deploy architecture)
-";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Set up, start a local AWS stack, send the story from events/story through the queues into
+    /// the real functions, and print what every customer and every channel sees.
+    Demo,
+    /// Set up, then run every check and test: fmt, clippy, cfn-lint, unit, property and
+    /// end-to-end tests against a local AWS endpoint.
+    Test,
+    /// Set up, start a local AWS stack with the runner and keep it running; prints the endpoint
+    /// and queue URLs (Ctrl-C stops it).
+    Stack,
+    /// Install the local-stack tools into .venv/ (moto, aws-sam-translator, cfn-lint,
+    /// cargo-lambda).
+    Setup,
+    /// cfn-lint infra/template.yaml.
+    Lint,
+    /// cargo lambda build --release for every function; prints the bootstrap sizes.
+    Build {
+        /// Build for the deploy architecture (arm64) instead of the host.
+        #[arg(long)]
+        arm64: bool,
+    },
+}
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = args.first().map(String::as_str).unwrap_or("help");
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;
-    match command {
-        "setup" => setup().map(|_| ()),
-        "lint" => {
+    match cli.command {
+        Task::Setup => setup().map(|_| ()),
+        Task::Lint => {
             let venv = setup()?;
             lint(&venv)
         }
-        "demo" => {
+        Task::Demo => {
             let _venv = setup()?;
             runtime.block_on(demo())
         }
-        "stack" => {
+        Task::Stack => {
             let _venv = setup()?;
             runtime.block_on(stack())
         }
-        "test" => {
+        Task::Test => {
             let venv = setup()?;
             test(&venv)
         }
-        "build" => {
+        Task::Build { arm64 } => {
             let venv = setup()?;
-            build(&venv, &args[1..])
+            let extra: Vec<String> = if arm64 {
+                vec!["--arm64".to_owned()]
+            } else {
+                Vec::new()
+            };
+            build(&venv, &extra)
         }
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
 }
 
@@ -258,7 +278,7 @@ fn shown(state: &CustomerState) -> Value {
         })).collect::<Vec<_>>(),
         "refunds": state.refunds.iter().map(|r| json!({
             "refund_id": r.refund_id,
-            "status": r.status,
+            "status": r.status.as_str(),
             "amount_minor": r.amount_minor,
             "reason_code": r.reason_code,
         })).collect::<Vec<_>>(),
@@ -276,8 +296,7 @@ async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
         "channel-updates-store",
         "channel-updates-call_center",
     ];
-    let dynamodb = stack.dynamodb();
-    let table = stack.table()?.to_owned();
+    let table = Table::new(stack.dynamodb(), stack.table()?);
     let mut newest: std::collections::BTreeMap<(&str, String), ViewChanged> = Default::default();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -295,7 +314,7 @@ async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
         }
         let mut current = true;
         for customer_id in story.expected.keys() {
-            let version = current_view(&dynamodb, &table, customer_id).await?.version;
+            let version = table.current_view(customer_id).await?.version;
             current &= channels.iter().all(|c| {
                 newest
                     .get(&(*c, customer_id.clone()))
@@ -312,7 +331,7 @@ async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
     for channel in channels {
         let mut line = format!("  {channel:<28}");
         for customer_id in story.expected.keys() {
-            let operator = current_view(&dynamodb, &table, customer_id).await?;
+            let operator = table.current_view(customer_id).await?;
             let held = newest.get(&(channel, customer_id.clone()));
             let same = held.is_some_and(|u| u.view == operator);
             all_current &= same;
@@ -396,14 +415,14 @@ async fn demo() -> Result<()> {
         .wait_drained(&queue_names, Duration::from_secs(180))
         .await?;
 
-    let reader = CustomerReader::new(stack.dynamodb(), stack.table()?);
+    let table = Table::new(stack.dynamodb(), stack.table()?);
     // The ledger follows the table's stream, a moment after the queues are empty.
     let parts = ["cart", "wishlist", "orders", "refunds", "loyalty"];
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let states = loop {
         let mut states = Vec::new();
         for (customer_id, expected) in &story.expected {
-            let state = shown(&reader.load(customer_id).await?);
+            let state = shown(&table.customer_state(customer_id).await?);
             let matches = parts.iter().all(|part| state[part] == expected[part]);
             states.push((state, matches));
         }

@@ -11,93 +11,65 @@
 //! the customer and the restock's `event_id`, so the consumer can drop it.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{
-    AvailabilityChanged, Event, EventKey, EventType, Payload, ReasonCode, Rejection,
-};
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{AvailabilityChanged, BackInStock, EventKey, StockEvent};
 use omnisync::domain::availability::{restocks, sizes_match};
-use omnisync::store::StoreError;
-use omnisync::store::availability::{AvailabilityStore, Claim};
-use omnisync::store::customer::CustomerReader;
-use serde::Serialize;
-use uuid::Uuid;
+use omnisync::lambda::sqs_function;
+use omnisync::queue::{PublishError, Publisher};
+use omnisync::store::{Claim, StoreError, Table, TimelinePlace};
 
-/// The namespace of `notification_id`s (UUID v5 of customer and restock event).
-const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6f6d_6e69_7379_6e63_0000_6e6f_7469_6679);
-
-/// The message on `notifications` (contract §4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackInStock {
-    pub notification_id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub customer_id: String,
-    pub sku: String,
-    pub size: Option<String>,
-    pub store_id: Option<String>,
-}
-
-/// The `notification_id` of a customer's notification for a restock.
-pub fn notification_id(customer_id: &str, restock_event_id: &str) -> String {
-    let name = format!("{customer_id}\n{restock_event_id}");
-    Uuid::new_v5(&NOTIFICATION_NAMESPACE, name.as_bytes()).to_string()
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike). It needs the `notifications` queue.
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<AvailabilityNotifier>, ConfigError> {
+    let notifier = AvailabilityNotifier {
+        table: config.state_table(clients),
+        publisher: Publisher::new(clients.sqs.clone()),
+        notifications_queue_url: config.require_notifications_queue()?,
+    };
+    Ok(sqs_function(clients, config, notifier))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("the template sets no notifications queue URL for this function")]
-    NoQueue,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("another delivery of this restock is sending a notification right now")]
     InProgress,
-    #[error("could not encode a notification: {0}")]
-    Encode(#[from] serde_json::Error),
-    #[error("could not send a notification: {}", aws_sdk_sqs::error::DisplayErrorContext(.0))]
-    Send(#[from] Box<aws_sdk_sqs::Error>),
+    #[error(transparent)]
+    Send(#[from] PublishError),
 }
 
 pub struct AvailabilityNotifier {
-    availability: AvailabilityStore,
-    reader: CustomerReader,
-    sqs: aws_sdk_sqs::Client,
+    table: Table,
+    publisher: Publisher,
     notifications_queue_url: String,
 }
 
 impl AvailabilityNotifier {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Result<Self, NotifyError> {
-        Ok(AvailabilityNotifier {
-            availability: AvailabilityStore::new(clients.dynamodb.clone(), &config.table),
-            reader: CustomerReader::new(clients.dynamodb.clone(), &config.table),
-            sqs: clients.sqs.clone(),
-            notifications_queue_url: config
-                .notifications_queue_url
-                .clone()
-                .ok_or(NotifyError::NoQueue)?,
-        })
-    }
-
     /// The customers to notify: wishers of the SKU (guest ids resolved to their customer) whose
     /// folded wishlist holds it in a matching size.
     async fn audience(&self, report: &AvailabilityChanged) -> Result<Vec<String>, StoreError> {
         let mut customers: Vec<String> = Vec::new();
-        for id in self.availability.wishers(&report.sku).await? {
-            let partition = self.reader.partition(&id).await?;
-            let (customer_id, state) = match partition.linked_to {
+        for id in self.table.wishers(&report.sku).await? {
+            let own = self.table.id_state(&id).await?;
+            let (customer_id, state) = match own.linked_to {
                 // A guest's wish belongs to the customer it was linked to.
                 Some((customer_id, _)) => {
                     if customers.contains(&customer_id) {
                         continue;
                     }
-                    let state = self.reader.load(&customer_id).await?;
+                    let state = self.table.customer_state(&customer_id).await?;
                     (customer_id, state)
                 }
                 None => {
                     if customers.contains(&id) {
                         continue;
                     }
-                    let state = self.reader.load_with(&id, partition).await?;
+                    let state = self.table.customer_state_with(&id, own).await?;
                     (id, state)
                 }
             };
@@ -124,7 +96,7 @@ impl AvailabilityNotifier {
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
                 .unwrap_or_default();
             match self
-                .availability
+                .table
                 .claim_notification(&restock.event_id, &customer_id, now_ms)
                 .await?
             {
@@ -132,22 +104,17 @@ impl AvailabilityNotifier {
                 Claim::InProgress => return Err(NotifyError::InProgress),
                 Claim::Won => {}
             }
-            let notification = BackInStock {
-                notification_id: notification_id(&customer_id, &restock.event_id),
-                kind: "wishlist.back_in_stock",
-                customer_id: customer_id.clone(),
-                sku: report.sku.clone(),
-                size: report.size.clone(),
-                store_id: report.store_id.clone(),
-            };
-            self.sqs
-                .send_message()
-                .queue_url(&self.notifications_queue_url)
-                .message_body(serde_json::to_string(&notification)?)
-                .send()
-                .await
-                .map_err(|e| Box::new(aws_sdk_sqs::Error::from(e)))?;
-            self.availability
+            let notification = BackInStock::new(
+                &customer_id,
+                &restock.event_id,
+                &report.sku,
+                report.size.as_deref(),
+                report.store_id.as_deref(),
+            );
+            self.publisher
+                .publish(&self.notifications_queue_url, &notification, &[])
+                .await?;
+            self.table
                 .mark_sent(&restock.event_id, &customer_id)
                 .await?;
             tracing::info!(customer_id, restock = %restock.event_id, notification_id = %notification.notification_id, outcome = "notified");
@@ -158,17 +125,17 @@ impl AvailabilityNotifier {
 }
 
 impl EventHandler for AvailabilityNotifier {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "inventory-events"
-    }
+    type Input = StockEvent;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let Payload::Inventory(report) = &event.payload else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not an inventory event").into());
-        };
-        let (previous, current, next) = self
-            .availability
-            .record(report, &event.key)
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        let report = &event.report;
+        let TimelinePlace {
+            previous,
+            current,
+            next,
+        } = self
+            .table
+            .record_report(report, &event.key)
             .await
             .map_err(ApplyError::transient)?;
         let mut sent = 0;
@@ -183,42 +150,5 @@ impl EventHandler for AvailabilityNotifier {
         } else {
             Applied::Unchanged
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notification_ids_are_stable_and_distinct() {
-        assert_eq!(
-            notification_id("c-1", "inv-9"),
-            notification_id("c-1", "inv-9")
-        );
-        assert_ne!(
-            notification_id("c-1", "inv-9"),
-            notification_id("c-2", "inv-9")
-        );
-        assert_ne!(
-            notification_id("c-1", "inv-9"),
-            notification_id("c-1", "inv-10")
-        );
-    }
-
-    #[test]
-    fn absent_size_and_store_are_null() {
-        let message = BackInStock {
-            notification_id: "n".into(),
-            kind: "wishlist.back_in_stock",
-            customer_id: "c-1".into(),
-            sku: "A".into(),
-            size: None,
-            store_id: None,
-        };
-        assert_eq!(
-            serde_json::to_value(message).unwrap(),
-            serde_json::json!({"notification_id": "n", "type": "wishlist.back_in_stock", "customer_id": "c-1", "sku": "A", "size": null, "store_id": null})
-        );
     }
 }

@@ -5,42 +5,38 @@
 //! `omnisync::domain::cart` for the rule.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CartEvent, CustomerEvent};
 use omnisync::domain::cart::{CartEffect, effect};
-use omnisync::store::cart::CartStore;
+use omnisync::lambda::sqs_function;
+use omnisync::store::Table;
 
-pub struct CartSync {
-    carts: CartStore,
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<CartSync>, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(sqs_function(clients, config, CartSync { table }))
 }
 
-impl CartSync {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        CartSync {
-            carts: CartStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+pub struct CartSync {
+    table: Table,
 }
 
 impl EventHandler for CartSync {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "cart-events"
-    }
+    type Input = CustomerEvent<CartEvent>;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Cart(cart_event), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not a cart event").into());
-        };
-        let written = match effect(cart_event) {
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        let customer_id = &event.customer_id;
+        let key = event.key.clone();
+        let written = match effect(&event.payload) {
             CartEffect::Line { sku, op } => {
-                self.carts
-                    .apply_line(customer_id, sku, event.key.clone(), op)
-                    .await
+                self.table.apply_cart_line(customer_id, sku, key, op).await
             }
-            CartEffect::Clear => self.carts.apply_clear(customer_id, event.key.clone()).await,
+            CartEffect::Clear => self.table.apply_cart_clear(customer_id, key).await,
         }
         .map_err(ApplyError::transient)?;
         Ok(written.into())

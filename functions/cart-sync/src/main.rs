@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    omnisync::lambda::run_sqs(cart_sync::CartSync::new).await
+    omnisync::lambda::run(cart_sync::function).await
 }

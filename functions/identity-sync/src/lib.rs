@@ -3,40 +3,40 @@
 //! One link is two small writes (the guest side keeps the earliest link in event order, the
 //! customer side lists the guest); nothing is copied or moved, so a guest's events that arrive
 //! before or after the link land in the same place and the result does not depend on the order
-//! (see `omnisync::store::identity`).
+//! (see `omnisync::store`, `identity.rs`).
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
-use omnisync::store::identity::IdentityStore;
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CustomerEvent, IdentityLinked};
+use omnisync::lambda::sqs_function;
+use omnisync::store::Table;
 
-pub struct IdentitySync {
-    identities: IdentityStore,
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<IdentitySync>, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(sqs_function(clients, config, IdentitySync { table }))
 }
 
-impl IdentitySync {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        IdentitySync {
-            identities: IdentityStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+pub struct IdentitySync {
+    table: Table,
 }
 
 impl EventHandler for IdentitySync {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "identity-events"
-    }
+    type Input = CustomerEvent<IdentityLinked>;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Identity(link), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not an identity event").into());
-        };
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
         let written = self
-            .identities
-            .link(&link.anonymous_id, customer_id, event.key.clone())
+            .table
+            .link_guest(
+                &event.payload.anonymous_id,
+                &event.customer_id,
+                event.key.clone(),
+            )
             .await
             .map_err(ApplyError::transient)?;
         Ok(written.into())

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    omnisync::lambda::run_sqs(identity_sync::IdentitySync::new).await
+    omnisync::lambda::run(identity_sync::function).await
 }

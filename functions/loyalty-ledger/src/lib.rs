@@ -7,7 +7,7 @@
 //!   `cancel:<order_id>`. Records are handled in shard order; the first one that fails is
 //!   reported by its sequence number, so Lambda retries from there.
 //! - **SQS `loyalty-events`**: `loyalty.points_redeemed` and `loyalty.points_adjusted`, decided
-//!   once (see `omnisync::store::loyalty`).
+//!   once: the rule is `omnisync::domain::loyalty::DebitRequest`, the commit `Table::commit_debit`.
 //!
 //! One function rather than two because both sides write the same ledger and balance items by
 //! the same rules and need the same permissions; each trigger still scales and fails on its own
@@ -21,59 +21,85 @@ use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use omnisync::aws::Clients;
 use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, LoyaltyEvent, Payload, ReasonCode, Rejection};
-use omnisync::lambda::sqs_processor;
-use omnisync::store::loyalty::{DebitKind, Decided, LoyaltyStore};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CustomerEvent, LoyaltyEvent, ReasonCode, Rejection};
+use omnisync::domain::loyalty::{DebitDecision, DebitRequest, DecisionStatus};
+use omnisync::lambda::{BoxError, Function, sqs_function};
+use omnisync::store::key::customer_pk;
+use omnisync::store::{Commit, DebitCommit, StoreError, Table, retry_on_conflict};
 use serde_json::Value;
 
-/// The SQS side: redemptions and adjustments.
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<LoyaltyLedger, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(LoyaltyLedger {
+        redemptions: sqs_function(
+            clients,
+            config,
+            Redemptions {
+                table: table.clone(),
+            },
+        ),
+        table,
+    })
+}
+
+/// The SQS side: redemptions and adjustments, each decided once.
 pub struct Redemptions {
-    loyalty: LoyaltyStore,
+    table: Table,
+}
+
+impl Redemptions {
+    /// The stored decision, or a new one: approved if the balance covers what the request needs
+    /// (checked by the commit itself), else rejected. Returns the decision and whether it is new.
+    async fn decide(
+        &self,
+        customer_id: &str,
+        request: &DebitRequest,
+    ) -> Result<(DebitDecision, bool), StoreError> {
+        let sk = request.entry_id();
+        retry_on_conflict(&customer_pk(customer_id), &sk, || async {
+            if let Some(stored) = self.table.debit_decision(customer_id, request).await? {
+                return Ok(Commit::Done((stored, false)));
+            }
+            let approved = request.decide(true);
+            match self
+                .table
+                .commit_debit(customer_id, request, &approved)
+                .await?
+            {
+                Commit::Done(DebitCommit::Committed) => Ok(Commit::Done((approved, true))),
+                Commit::Conflict => Ok(Commit::Conflict),
+                Commit::Done(DebitCommit::NotCovered) => {
+                    let rejected = request.decide(false);
+                    Ok(
+                        match self
+                            .table
+                            .commit_debit(customer_id, request, &rejected)
+                            .await?
+                        {
+                            Commit::Done(_) => Commit::Done((rejected, true)),
+                            Commit::Conflict => Commit::Conflict,
+                        },
+                    )
+                }
+            }
+        })
+        .await
+    }
 }
 
 impl EventHandler for Redemptions {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "loyalty-events"
-    }
+    type Input = CustomerEvent<LoyaltyEvent>;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Loyalty(loyalty_event), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not a loyalty event").into());
-        };
-        let (kind, id, change, reason) = match loyalty_event {
-            LoyaltyEvent::PointsRedeemed {
-                redemption_id,
-                points,
-            } => (
-                DebitKind::Redemption,
-                redemption_id,
-                -i64::from(*points),
-                None,
-            ),
-            LoyaltyEvent::PointsAdjusted {
-                adjustment_id,
-                points,
-                reason,
-            } => (
-                DebitKind::Adjustment,
-                adjustment_id,
-                i64::from(*points),
-                Some(reason.as_str()),
-            ),
-        };
-        let decided = self
-            .loyalty
-            .decide(customer_id, kind, id, change, reason)
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        let request = DebitRequest::of(&event.payload);
+        let (decision, fresh) = self
+            .decide(&event.customer_id, &request)
             .await
             .map_err(ApplyError::transient)?;
-        let (decision, fresh) = match decided {
-            Decided::Now(decision) => (decision, true),
-            Decided::Before(decision) => (decision, false),
-        };
-        if decision.status == "approved" {
+        if decision.status == DecisionStatus::Approved {
             return Ok(if fresh {
                 Applied::Changed
             } else {
@@ -83,7 +109,8 @@ impl EventHandler for Redemptions {
         Err(Rejection::new(
             ReasonCode::InsufficientPoints,
             format!(
-                "`{id}` for {} points was rejected: the balance did not cover it",
+                "`{}` for {} points was rejected: the balance did not cover it",
+                request.id,
                 decision.points.abs()
             ),
         )
@@ -94,27 +121,15 @@ impl EventHandler for Redemptions {
 /// The deployed function: both triggers.
 pub struct LoyaltyLedger {
     redemptions: SqsBatchProcessor<Redemptions>,
-    loyalty: LoyaltyStore,
+    table: Table,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    #[error("the event is neither an SQS nor a DynamoDB Streams batch: {0}")]
-    UnknownEvent(#[from] serde_json::Error),
-}
-
-impl LoyaltyLedger {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        LoyaltyLedger {
-            redemptions: sqs_processor(clients, config, |clients, config| Redemptions {
-                loyalty: LoyaltyStore::new(clients.dynamodb.clone(), &config.table),
-            }),
-            loyalty: LoyaltyStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+impl Function for LoyaltyLedger {
+    type Event = Value;
+    type Response = Value;
 
     /// Handles one invocation from either trigger; both responses are `{"batchItemFailures"}`.
-    pub async fn handle(&self, event: Value) -> Result<Value, InvokeError> {
+    async fn invoke(&self, event: Value) -> Result<Value, BoxError> {
         let source = event["Records"][0]["eventSource"]
             .as_str()
             .unwrap_or_default()
@@ -122,7 +137,7 @@ impl LoyaltyLedger {
         if source == "aws:dynamodb" {
             let batch: DynamoDbEvent = serde_json::from_value(event)?;
             Ok(serde_json::to_value(
-                stream::process(&self.loyalty, batch).await,
+                stream::process(&self.table, batch).await,
             )?)
         } else {
             let batch: SqsEvent = serde_json::from_value(event)?;

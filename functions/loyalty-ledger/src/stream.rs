@@ -1,11 +1,14 @@
 //! The stream side: which ledger entries a change of the state table causes.
 
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use omnisync::domain::loyalty::{self, entry_id};
-use omnisync::store::items::{ORDER_PREFIX, REFUND_PREFIX, StoredOrder, StoredRefund};
-use omnisync::store::loyalty::LoyaltyStore;
-use serde::de::DeserializeOwned;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use omnisync::batch::in_shard_order;
+use omnisync::domain::loyalty::{self, LedgerEntry, entry_id};
+use omnisync::domain::order::Order;
+use omnisync::domain::refund::{RefundDecision, RefundStatus};
+use omnisync::store::key::{CustomerItem, customer_pk};
+use omnisync::store::stream::{Change, Image, ImageError};
+use omnisync::store::{StoreError, Table, retry_on_conflict};
 
 /// One ledger entry a record calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,124 +20,92 @@ pub struct LedgerEffect {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("record {sequence}: the {image} image of {pk}/{sk} has an unexpected shape: {source}")]
-    Decode {
-        sequence: String,
-        image: &'static str,
-        pk: String,
-        sk: String,
-        #[source]
-        source: serde_dynamo::Error,
-    },
+    #[error(transparent)]
+    Decode(#[from] ImageError),
     #[error("record {sequence}: {source}")]
     Store {
         sequence: String,
         #[source]
-        source: omnisync::store::StoreError,
+        source: StoreError,
     },
-}
-
-fn key_of(record: &EventRecord, name: &str) -> String {
-    match record.change.keys.get(name) {
-        Some(serde_dynamo::AttributeValue::S(value)) => value.clone(),
-        _ => String::new(),
-    }
-}
-
-fn image<T: DeserializeOwned>(
-    record: &EventRecord,
-    which: &'static str,
-) -> Result<Option<T>, RecordError> {
-    let item = match which {
-        "new" => &record.change.new_image,
-        _ => &record.change.old_image,
-    };
-    if item.is_empty() {
-        return Ok(None);
-    }
-    serde_dynamo::from_item(item.clone())
-        .map(Some)
-        .map_err(|source| RecordError::Decode {
-            sequence: record.change.sequence_number.clone().unwrap_or_default(),
-            image: which,
-            pk: key_of(record, "pk"),
-            sk: key_of(record, "sk"),
-            source,
-        })
 }
 
 /// The ledger entries one stream record calls for (pure: no I/O).
 pub fn effects_of(record: &EventRecord) -> Result<Vec<LedgerEffect>, RecordError> {
-    let (pk, sk) = (key_of(record, "pk"), key_of(record, "sk"));
-    let Some(customer_id) = pk.strip_prefix("CUSTOMER#") else {
+    let change = Change::of(record);
+    let Some((customer_id, item)) = change.customer_item() else {
         return Ok(vec![]);
     };
     let mut effects = Vec::new();
-    if sk.starts_with(ORDER_PREFIX) {
-        let old: Option<StoredOrder> = image(record, "old")?;
-        let Some(new) = image::<StoredOrder>(record, "new")? else {
-            return Ok(effects);
-        };
-        if old.is_none() {
-            effects.push(LedgerEffect {
-                customer_id: customer_id.to_owned(),
-                entry_id: entry_id::earn(&new.order_id),
-                points: loyalty::earned(new.total_minor),
-            });
+    match item {
+        CustomerItem::Order(_) => {
+            let old: Option<Order> = change.image(Image::Old)?;
+            let Some(new) = change.image::<Order>(Image::New)? else {
+                return Ok(effects);
+            };
+            if old.is_none() {
+                effects.push(LedgerEffect {
+                    customer_id: customer_id.to_owned(),
+                    entry_id: entry_id::earn(&new.order_id),
+                    points: loyalty::earned(new.total_minor),
+                });
+            }
+            let was_cancelled = old.as_ref().is_some_and(Order::is_cancelled);
+            if new.is_cancelled() && !was_cancelled {
+                effects.push(LedgerEffect {
+                    customer_id: customer_id.to_owned(),
+                    entry_id: entry_id::cancel(&new.order_id),
+                    points: -loyalty::cancelled(new.remaining_minor()),
+                });
+            }
         }
-        let was_cancelled = old.as_ref().is_some_and(|o| o.status.cancelled.is_some());
-        if new.status.cancelled.is_some() && !was_cancelled {
-            effects.push(LedgerEffect {
-                customer_id: customer_id.to_owned(),
-                entry_id: entry_id::cancel(&new.order_id),
-                points: -loyalty::cancelled(new.remaining_minor()),
-            });
+        CustomerItem::Refund(_) => {
+            let old: Option<RefundDecision> = change.image(Image::Old)?;
+            if let (None, Some(refund)) = (old, change.image::<RefundDecision>(Image::New)?)
+                && refund.status == RefundStatus::Approved
+                && refund.points_reversed != 0
+            {
+                effects.push(LedgerEffect {
+                    customer_id: refund.order_customer_id.clone(),
+                    entry_id: entry_id::reverse(&refund.refund_id),
+                    points: -refund.points_reversed,
+                });
+            }
         }
-    } else if sk.starts_with(REFUND_PREFIX) {
-        let old: Option<StoredRefund> = image(record, "old")?;
-        if let (None, Some(refund)) = (old, image::<StoredRefund>(record, "new")?)
-            && refund.status == "approved"
-            && refund.points_reversed != 0
-        {
-            effects.push(LedgerEffect {
-                customer_id: refund.order_customer_id.clone(),
-                entry_id: entry_id::reverse(&refund.refund_id),
-                points: -refund.points_reversed,
-            });
-        }
+        _ => {}
     }
     Ok(effects)
 }
 
-/// Applies a batch in order; stops at the first record that fails and reports it, so Lambda
+/// Applies a batch in shard order; stops at the first record that fails and reports it, so Lambda
 /// retries from there (the records before it are done, and re-applying one is a no-op).
-pub async fn process(loyalty: &LoyaltyStore, batch: DynamoDbEvent) -> DynamoDbEventResponse {
-    let mut response = DynamoDbEventResponse::default();
+pub async fn process(table: &Table, batch: DynamoDbEvent) -> DynamoDbEventResponse {
+    let mut units = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
-        let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        if let Err(error) = apply(loyalty, record).await {
-            tracing::warn!(sequence, error = %error, outcome = "retry", "stream record failed");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence);
-            response.batch_item_failures.push(failure);
-            break;
-        }
+        units.push((Change::of(record).sequence(), record));
     }
-    response
+    in_shard_order(units, |record| apply(table, record)).await
 }
 
-async fn apply(loyalty: &LoyaltyStore, record: &EventRecord) -> Result<(), RecordError> {
-    let sequence = record.change.sequence_number.clone().unwrap_or_default();
+async fn apply(table: &Table, record: &EventRecord) -> Result<(), RecordError> {
+    let change = Change::of(record);
+    let sequence = change.sequence();
     let effects = effects_of(record)?;
-    tracing::debug!(sequence, pk = %key_of(record, "pk"), sk = %key_of(record, "sk"), event_name = %record.event_name, effects = effects.len());
+    tracing::debug!(sequence, pk = change.pk(), sk = change.sk(), event_name = %record.event_name, effects = effects.len());
     for effect in effects {
-        let written = loyalty
-            .credit(&effect.customer_id, &effect.entry_id, effect.points)
-            .await
-            .map_err(|source| RecordError::Store {
-                sequence: sequence.clone(),
-                source,
-            })?;
+        let entry = LedgerEntry {
+            entry_id: effect.entry_id.clone(),
+            points: effect.points,
+        };
+        let pk = customer_pk(&effect.customer_id);
+        let written = retry_on_conflict(&pk, &effect.entry_id, || {
+            table.credit_ledger(&effect.customer_id, &entry)
+        })
+        .await
+        .map_err(|source| RecordError::Store {
+            sequence: sequence.clone(),
+            source,
+        })?;
         tracing::info!(
             sequence,
             entry_id = %effect.entry_id,

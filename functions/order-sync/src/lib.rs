@@ -12,21 +12,25 @@
 //! without any re-ordering logic, and has no second write that could fail on its own.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, OrderEvent, Payload, ReasonCode, Rejection};
-use omnisync::store::orders::{OrderStore, Placement, StatusUpdate};
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CustomerEvent, OrderEvent, ReasonCode, Rejection};
+use omnisync::domain::order::Order;
+use omnisync::lambda::sqs_function;
+use omnisync::store::{Placement, StatusUpdate, Table};
 
-pub struct OrderSync {
-    orders: OrderStore,
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<OrderSync>, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(sqs_function(clients, config, OrderSync { table }))
 }
 
-impl OrderSync {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        OrderSync {
-            orders: OrderStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+pub struct OrderSync {
+    table: Table,
 }
 
 /// A status change for an order that has not arrived yet.
@@ -38,27 +42,17 @@ pub struct OrderNotYetSeen {
 }
 
 impl EventHandler for OrderSync {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "order-events"
-    }
+    type Input = CustomerEvent<OrderEvent>;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Order(order_event), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not an order event").into());
-        };
-        match order_event {
-            OrderEvent::Placed(order) => {
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        let customer_id = &event.customer_id;
+        match &event.payload {
+            OrderEvent::Placed(placed) => {
+                let order =
+                    Order::placed(&event.key, event.channel, event.store_id.as_deref(), placed);
                 let placement = self
-                    .orders
-                    .place(
-                        customer_id,
-                        &event.key,
-                        event.channel,
-                        event.store_id.as_deref(),
-                        order,
-                    )
+                    .table
+                    .place_order(customer_id, &order)
                     .await
                     .map_err(ApplyError::transient)?;
                 match placement {
@@ -73,15 +67,15 @@ impl EventHandler for OrderSync {
             }
             OrderEvent::StatusChanged { order_id, status } => {
                 let update = self
-                    .orders
-                    .change_status(customer_id, order_id, event.key.clone(), *status)
+                    .table
+                    .change_order_status(customer_id, order_id, event.key.clone(), *status)
                     .await
                     .map_err(ApplyError::transient)?;
                 match update {
                     StatusUpdate::Applied(written) => Ok(written.into()),
                     StatusUpdate::OrderNotFound => Err(ApplyError::transient(OrderNotYetSeen {
                         order_id: order_id.clone(),
-                        customer_id: customer_id.to_owned(),
+                        customer_id: customer_id.clone(),
                     })),
                     StatusUpdate::OtherCustomer => Err(Rejection::new(
                         ReasonCode::WrongCustomer,

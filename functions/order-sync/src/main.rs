@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    omnisync::lambda::run_sqs(order_sync::OrderSync::new).await
+    omnisync::lambda::run(order_sync::function).await
 }

@@ -1,28 +1,34 @@
-//! refund-processor: SQS `refund-events` → refund decisions.
+//! refund-processor: SQS `refund-events` → refund decisions, once per `refund_id`, atomic with
+//! the order's refunded quantities.
 //!
-//! Each `refund_id` is decided once, at first processing, and stored; a redelivery finds the
-//! stored decision and returns it (an approval is done; a rejection goes to `rejected-events`
-//! again). An approval and the order's refunded quantities are written in one transaction,
-//! conditional on the order being unchanged since it was read (`omnisync::store::refunds`). A
-//! refund for an order not seen yet is transient.
+//! One request: load what the decision needs (`Table::refund_context`: the stored decision, or the
+//! order through its claim), decide with the pure rule (`omnisync::domain::refund::decide`), and
+//! commit the decision against the order's revision (`Table::commit_refund`). A commit that lost
+//! a race loads and decides again (`retry_on_conflict`), so two refunds racing on one order never
+//! refund more than was bought. A refund whose order has not arrived is a transient failure: SQS
+//! delivers it again.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
-use omnisync::store::items::StoredRefund;
-use omnisync::store::refunds::{RefundOutcome, RefundStore};
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CustomerEvent, RefundRequested, Rejection};
+use omnisync::domain::refund::{RefundDecision, RefundOutcome, decide};
+use omnisync::lambda::sqs_function;
+use omnisync::store::key::{CustomerItem, customer_pk};
+use omnisync::store::{Commit, RefundContext, Table, retry_on_conflict};
 
-pub struct RefundProcessor {
-    refunds: RefundStore,
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<RefundProcessor>, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(sqs_function(clients, config, RefundProcessor { table }))
 }
 
-impl RefundProcessor {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        RefundProcessor {
-            refunds: RefundStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+pub struct RefundProcessor {
+    table: Table,
 }
 
 /// A refund for an order that has not arrived yet.
@@ -33,7 +39,16 @@ pub struct OrderNotYetSeen {
     pub refund_id: String,
 }
 
-fn outcome_of(decision: &StoredRefund, fresh: bool) -> Result<Applied, ApplyError> {
+/// What one request came to.
+enum Processed {
+    Decided {
+        decision: RefundDecision,
+        fresh: bool,
+    },
+    WaitForOrder,
+}
+
+fn outcome_of(decision: &RefundDecision, fresh: bool) -> Result<Applied, ApplyError> {
     match decision.reason_code {
         None => Ok(if fresh {
             Applied::Changed
@@ -57,28 +72,56 @@ fn outcome_of(decision: &StoredRefund, fresh: bool) -> Result<Applied, ApplyErro
     }
 }
 
-impl EventHandler for RefundProcessor {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "refund-events"
+impl RefundProcessor {
+    async fn process(
+        &self,
+        request: &CustomerEvent<RefundRequested>,
+    ) -> Result<Processed, omnisync::store::StoreError> {
+        let requester = &request.customer_id;
+        let refund = &request.payload;
+        let item = CustomerItem::Refund(refund.refund_id.clone());
+        retry_on_conflict(&customer_pk(requester), &item.sk(), || async {
+            let (found, order_rev) = match self.table.refund_context(requester, refund).await? {
+                RefundContext::Decided(decision) => {
+                    return Ok(Commit::Done(Processed::Decided {
+                        decision,
+                        fresh: false,
+                    }));
+                }
+                RefundContext::Open { found, order_rev } => (found, order_rev),
+            };
+            let outcome = decide(request, found);
+            let committed = self
+                .table
+                .commit_refund(requester, &outcome, order_rev)
+                .await?;
+            Ok(match (committed, outcome) {
+                (Commit::Conflict, _) => Commit::Conflict,
+                (Commit::Done(()), RefundOutcome::WaitForOrder) => {
+                    Commit::Done(Processed::WaitForOrder)
+                }
+                (Commit::Done(()), RefundOutcome::Rejected(decision))
+                | (Commit::Done(()), RefundOutcome::Approved { decision, .. }) => {
+                    Commit::Done(Processed::Decided {
+                        decision,
+                        fresh: true,
+                    })
+                }
+            })
+        })
+        .await
     }
+}
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Refund(request), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not a refund event").into());
-        };
-        let outcome = self
-            .refunds
-            .process(customer_id, &event.key, event.channel, request)
-            .await
-            .map_err(ApplyError::transient)?;
-        match outcome {
-            RefundOutcome::Decided(decision) => outcome_of(&decision, true),
-            RefundOutcome::AlreadyDecided(decision) => outcome_of(&decision, false),
-            RefundOutcome::OrderNotYetSeen => Err(ApplyError::transient(OrderNotYetSeen {
-                order_id: request.order_id.clone(),
-                refund_id: request.refund_id.clone(),
+impl EventHandler for RefundProcessor {
+    type Input = CustomerEvent<RefundRequested>;
+
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        match self.process(event).await.map_err(ApplyError::transient)? {
+            Processed::Decided { decision, fresh } => outcome_of(&decision, fresh),
+            Processed::WaitForOrder => Err(ApplyError::transient(OrderNotYetSeen {
+                order_id: event.payload.order_id.clone(),
+                refund_id: event.payload.refund_id.clone(),
             })),
         }
     }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    omnisync::lambda::run_sqs(refund_processor::RefundProcessor::new).await
+    omnisync::lambda::run(refund_processor::function).await
 }

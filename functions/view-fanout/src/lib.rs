@@ -11,77 +11,84 @@
 //! A consumer keeps the highest version it has seen: the view published with the highest version
 //! was read after the last change, so it is current.
 
-use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use omnisync::aws::Clients;
-use omnisync::config::FunctionConfig;
-use omnisync::contract::Channel;
-use omnisync::store::StoreError;
-use omnisync::store::customer::CustomerReader;
-use omnisync::store::view::ViewVersions;
-use omnisync::view::{ViewChanged, project};
+use omnisync::batch::in_shard_order;
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{Channel, ViewChanged};
+use omnisync::domain::customer::CustomerState;
+use omnisync::domain::projection::project;
+use omnisync::lambda::{BoxError, Function};
+use omnisync::queue::{PublishError, Publisher};
+use omnisync::store::stream::Change;
+use omnisync::store::{StoreError, Table};
+
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike). It needs all four `channel-updates-<channel>` queues.
+pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<ViewFanout, ConfigError> {
+    Ok(ViewFanout {
+        table: config.state_table(clients),
+        publisher: Publisher::new(clients.sqs.clone()),
+        channels: config.require_channel_updates()?,
+    })
+}
 
 pub struct ViewFanout {
-    reader: CustomerReader,
-    versions: ViewVersions,
-    sqs: aws_sdk_sqs::Client,
+    table: Table,
+    publisher: Publisher,
     channels: Vec<(Channel, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FanoutError {
-    #[error("the template sets no channel-updates queue URLs for this function")]
-    NoChannels,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not encode the view: {0}")]
     Encode(#[from] serde_json::Error),
-    #[error("could not publish to {channel}: {}", aws_sdk_sqs::error::DisplayErrorContext(.source))]
+    #[error("could not publish to {channel}: {source}")]
     Publish {
         channel: Channel,
         #[source]
-        source: Box<aws_sdk_sqs::Error>,
+        source: PublishError,
     },
 }
 
-impl ViewFanout {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Result<Self, FanoutError> {
-        if config.channel_updates.len() != Channel::ALL.len() {
-            return Err(FanoutError::NoChannels);
-        }
-        Ok(ViewFanout {
-            reader: CustomerReader::new(clients.dynamodb.clone(), &config.table),
-            versions: ViewVersions::new(clients.dynamodb.clone(), &config.table),
-            sqs: clients.sqs.clone(),
-            channels: config.channel_updates.clone(),
-        })
-    }
+impl Function for ViewFanout {
+    type Event = DynamoDbEvent;
+    type Response = DynamoDbEventResponse;
 
+    async fn invoke(&self, batch: DynamoDbEvent) -> Result<DynamoDbEventResponse, BoxError> {
+        Ok(self.process(batch).await)
+    }
+}
+
+impl ViewFanout {
     /// Publishes the new view of every customer the batch changed.
     pub async fn process(&self, batch: DynamoDbEvent) -> DynamoDbEventResponse {
         // Customers in the order of their first record, with their records' sequence numbers.
         let mut changed: Vec<(String, Vec<String>)> = Vec::new();
         for record in &batch.records {
-            let Some(customer_id) = customer_of(record) else {
+            let change = Change::of(record);
+            let Some(customer_id) = change.customer_id() else {
                 continue;
             };
-            let sequence = record.change.sequence_number.clone().unwrap_or_default();
-            match changed.iter_mut().find(|(id, _)| *id == customer_id) {
+            let sequence = change.sequence();
+            match changed.iter_mut().find(|(id, _)| id == customer_id) {
                 Some((_, sequences)) => sequences.push(sequence),
-                None => changed.push((customer_id, vec![sequence])),
+                None => changed.push((customer_id.to_owned(), vec![sequence])),
             }
         }
-        let mut response = DynamoDbEventResponse::default();
-        for (customer_id, sequences) in &changed {
-            if let Err(error) = self.publish_for(customer_id, sequences.len() as u64).await {
-                tracing::warn!(customer_id, error = %error, outcome = "retry", "view fan-out failed");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = sequences.first().cloned();
-                response.batch_item_failures.push(failure);
-                break;
-            }
-        }
-        response
+        // A customer that fails is retried from its first record (the ones after it are
+        // published again, which a consumer keeping the highest version absorbs).
+        let units = changed.into_iter().map(|(customer_id, sequences)| {
+            let first = sequences.first().cloned().unwrap_or_default();
+            (first, (customer_id, sequences.len() as u64))
+        });
+        in_shard_order(units, |(customer_id, changes)| async move {
+            self.publish_for(&customer_id, changes).await
+        })
+        .await
     }
 
     /// Bumps the version *before* reading the state it publishes. Every change bumps after it was
@@ -89,52 +96,35 @@ impl ViewFanout {
     /// happens after every change that bumped: the highest version is never a stale view, even
     /// when two shards publish one customer at once (its own records and a linked guest's).
     async fn publish_for(&self, id: &str, changes: u64) -> Result<(), FanoutError> {
-        let version = self.versions.bump(id, changes).await?;
-        let own = self.reader.partition(id).await?;
+        let version = self.table.bump_view_version(id, changes).await?;
+        let own = self.table.id_state(id).await?;
         let linked_customer = own
             .linked_to
             .as_ref()
             .map(|(customer_id, _)| customer_id.clone());
-        self.send(version, self.reader.load_with(id, own).await?)
+        self.send(version, self.table.customer_state_with(id, own).await?)
             .await?;
         // A linked guest's ops are part of its customer's cart and wishlist.
         if let Some(customer_id) = linked_customer {
-            let version = self.versions.bump(&customer_id, changes).await?;
-            self.send(version, self.reader.load(&customer_id).await?)
+            let version = self.table.bump_view_version(&customer_id, changes).await?;
+            self.send(version, self.table.customer_state(&customer_id).await?)
                 .await?;
         }
         Ok(())
     }
 
-    async fn send(
-        &self,
-        version: u64,
-        state: omnisync::store::customer::CustomerState,
-    ) -> Result<(), FanoutError> {
+    async fn send(&self, version: u64, state: CustomerState) -> Result<(), FanoutError> {
         let body = serde_json::to_string(&ViewChanged::new(project(&state, version)))?;
         for (channel, queue_url) in &self.channels {
-            self.sqs
-                .send_message()
-                .queue_url(queue_url)
-                .message_body(&body)
-                .send()
+            self.publisher
+                .send_body(queue_url, &body, &[])
                 .await
-                .map_err(|e| FanoutError::Publish {
+                .map_err(|source| FanoutError::Publish {
                     channel: *channel,
-                    source: Box::new(e.into()),
+                    source,
                 })?;
         }
         tracing::info!(customer_id = %state.customer_id, version, outcome = "published");
         Ok(())
-    }
-}
-
-/// The customer id whose partition a record is in, if it is a customer partition.
-fn customer_of(record: &EventRecord) -> Option<String> {
-    match record.change.keys.get("pk") {
-        Some(serde_dynamo::AttributeValue::S(pk)) => {
-            pk.strip_prefix("CUSTOMER#").map(str::to_owned)
-        }
-        _ => None,
     }
 }

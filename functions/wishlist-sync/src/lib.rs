@@ -4,39 +4,35 @@
 //! `omnisync::domain::wishlist`). Purchases take SKUs off at read time, from the order items.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler};
-use omnisync::config::FunctionConfig;
-use omnisync::contract::{Event, EventType, Payload, ReasonCode, Rejection};
+use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::config::{ConfigError, FunctionConfig};
+use omnisync::contract::{CustomerEvent, WishlistEvent};
 use omnisync::domain::wishlist::op_of;
-use omnisync::store::wishlist::WishlistStore;
+use omnisync::lambda::sqs_function;
+use omnisync::store::Table;
 
-pub struct WishlistSync {
-    wishlists: WishlistStore,
+/// The deployed function, built from its clients and configuration (by `main.rs` and by the
+/// local runner alike).
+pub fn function(
+    clients: &Clients,
+    config: &FunctionConfig,
+) -> Result<SqsBatchProcessor<WishlistSync>, ConfigError> {
+    let table = config.state_table(clients);
+    Ok(sqs_function(clients, config, WishlistSync { table }))
 }
 
-impl WishlistSync {
-    pub fn new(clients: &Clients, config: &FunctionConfig) -> Self {
-        WishlistSync {
-            wishlists: WishlistStore::new(clients.dynamodb.clone(), &config.table),
-        }
-    }
+pub struct WishlistSync {
+    table: Table,
 }
 
 impl EventHandler for WishlistSync {
-    fn accepts(&self, event_type: EventType) -> bool {
-        event_type.ingress_queue() == "wishlist-events"
-    }
+    type Input = CustomerEvent<WishlistEvent>;
 
-    async fn apply(&self, event: &Event) -> Result<Applied, ApplyError> {
-        let (Payload::Wishlist(wish_event), Some(customer_id)) =
-            (&event.payload, event.customer_id.as_deref())
-        else {
-            return Err(Rejection::new(ReasonCode::UnknownType, "not a wishlist event").into());
-        };
-        let (sku, op) = op_of(wish_event);
+    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        let (sku, op) = op_of(&event.payload);
         let written = self
-            .wishlists
-            .apply(customer_id, sku, event.key.clone(), op)
+            .table
+            .apply_wish(&event.customer_id, sku, event.key.clone(), op)
             .await
             .map_err(ApplyError::transient)?;
         Ok(written.into())

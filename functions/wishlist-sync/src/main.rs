@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    omnisync::lambda::run_sqs(wishlist_sync::WishlistSync::new).await
+    omnisync::lambda::run(wishlist_sync::function).await
 }

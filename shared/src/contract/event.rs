@@ -103,22 +103,6 @@ impl EventType {
         EventType::ALL.into_iter().find(|t| t.as_str() == text)
     }
 
-    /// The logical name of the ingress queue this type is sent on (§3).
-    pub fn ingress_queue(self) -> &'static str {
-        match self {
-            EventType::CartItemAdded
-            | EventType::CartItemQuantitySet
-            | EventType::CartItemRemoved
-            | EventType::CartCleared => "cart-events",
-            EventType::WishlistItemAdded | EventType::WishlistItemRemoved => "wishlist-events",
-            EventType::OrderPlaced | EventType::OrderStatusChanged => "order-events",
-            EventType::RefundRequested => "refund-events",
-            EventType::LoyaltyPointsRedeemed | EventType::LoyaltyPointsAdjusted => "loyalty-events",
-            EventType::InventoryAvailabilityChanged => "inventory-events",
-            EventType::IdentityLinked => "identity-events",
-        }
-    }
-
     /// `inventory.*` events are about stock, not about a customer: they must not carry
     /// `customer_id`; every other type requires it.
     pub fn has_customer(self) -> bool {

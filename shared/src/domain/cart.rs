@@ -12,7 +12,7 @@
 //! The event key inside each entry is the dedupe record: a redelivered event finds itself already
 //! there (or superseded) and changes nothing.
 
-use crate::contract::{CartEvent, EventKey, OrderPlaced};
+use crate::contract::{CartEvent, EventKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -162,14 +162,6 @@ pub fn effect(event: &CartEvent) -> CartEffect<'_> {
         },
         CartEvent::Cleared => CartEffect::Clear,
     }
-}
-
-/// The line ops an `order.placed` causes in the buyer's cart: one purchase per order line.
-pub fn purchases(order: &OrderPlaced) -> impl Iterator<Item = (&str, LineOp)> {
-    order
-        .lines
-        .iter()
-        .map(|line| (line.sku.as_str(), LineOp::Purchase(line.quantity)))
 }
 
 /// A whole cart: the latest clear plus every line's state.

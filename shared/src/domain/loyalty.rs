@@ -13,6 +13,9 @@
 //! - a redemption, or a negative adjustment, is approved only if the balance covers it at decision
 //!   time. Only reversals and cancellations may take a balance below 0.
 
+use crate::contract::LoyaltyEvent;
+use serde::{Deserialize, Serialize};
+
 /// Points per 100 minor units.
 const MINOR_PER_POINT: u64 = 100;
 
@@ -37,9 +40,121 @@ fn points(minor: u64) -> i64 {
     i64::try_from(minor / MINOR_PER_POINT).unwrap_or(i64::MAX)
 }
 
-/// Whether a debit of `points` (a redemption or a negative adjustment) may be approved.
-pub fn covers(balance: i64, points: i64) -> bool {
-    balance >= points
+/// One ledger entry: written at most once, by its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub entry_id: String,
+    pub points: i64,
+}
+
+/// A redemption or an adjustment: the order-dependent part of the ledger, decided once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebitKind {
+    Redemption,
+    Adjustment,
+}
+
+/// Approved or rejected (`insufficient_points`, the only reason a debit is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionStatus {
+    Approved,
+    Rejected,
+}
+
+impl DecisionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionStatus::Approved => "approved",
+            DecisionStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl PartialEq<&str> for DecisionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A redemption or adjustment as the ledger sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebitRequest {
+    pub kind: DebitKind,
+    /// `redemption_id` or `adjustment_id`.
+    pub id: String,
+    /// The change to the balance: negative for a redemption, signed for an adjustment.
+    pub change: i64,
+    pub reason: Option<String>,
+}
+
+impl DebitRequest {
+    pub fn of(event: &LoyaltyEvent) -> Self {
+        match event {
+            LoyaltyEvent::PointsRedeemed {
+                redemption_id,
+                points,
+            } => DebitRequest {
+                kind: DebitKind::Redemption,
+                id: redemption_id.clone(),
+                change: -i64::from(*points),
+                reason: None,
+            },
+            LoyaltyEvent::PointsAdjusted {
+                adjustment_id,
+                points,
+                reason,
+            } => DebitRequest {
+                kind: DebitKind::Adjustment,
+                id: adjustment_id.clone(),
+                change: i64::from(*points),
+                reason: Some(reason.clone()),
+            },
+        }
+    }
+
+    /// The ledger entry an approval writes.
+    pub fn entry_id(&self) -> String {
+        match self.kind {
+            DebitKind::Redemption => entry_id::redeem(&self.id),
+            DebitKind::Adjustment => entry_id::adjust(&self.id),
+        }
+    }
+
+    /// The balance an approval needs at decision time: a debit must be covered; a credit needs
+    /// nothing. The store makes the approval conditional on it, so the rule holds however many
+    /// debits race.
+    pub fn required_balance(&self) -> Option<i64> {
+        (self.change < 0).then_some(-self.change)
+    }
+
+    /// The decision, given whether the balance covered [`Self::required_balance`].
+    pub fn decide(&self, covered: bool) -> DebitDecision {
+        DebitDecision {
+            id: self.id.clone(),
+            points: match self.kind {
+                DebitKind::Redemption => -self.change,
+                DebitKind::Adjustment => self.change,
+            },
+            status: if covered || self.required_balance().is_none() {
+                DecisionStatus::Approved
+            } else {
+                DecisionStatus::Rejected
+            },
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// A redemption's or adjustment's decision, kept in the customer's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebitDecision {
+    pub id: String,
+    /// As sent: positive for a redemption, signed for an adjustment.
+    pub points: i64,
+    pub status: DecisionStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Ledger entry ids.
@@ -72,6 +187,27 @@ mod tests {
         assert_eq!(earned(99), 0);
         assert_eq!(earned(12_000), 120);
         assert_eq!(earned(15_597), 155);
+    }
+
+    #[test]
+    fn a_debit_is_approved_only_when_covered_and_a_credit_always() {
+        let redeem = DebitRequest::of(&LoyaltyEvent::PointsRedeemed {
+            redemption_id: "x-1".into(),
+            points: 50,
+        });
+        assert_eq!(redeem.required_balance(), Some(50));
+        assert_eq!(redeem.entry_id(), "redeem:x-1");
+        assert_eq!(redeem.decide(true).status, DecisionStatus::Approved);
+        assert_eq!(redeem.decide(false).status, DecisionStatus::Rejected);
+        assert_eq!(redeem.decide(true).points, 50, "shown as sent");
+        let credit = DebitRequest::of(&LoyaltyEvent::PointsAdjusted {
+            adjustment_id: "a-1".into(),
+            points: 25,
+            reason: "goodwill".into(),
+        });
+        assert_eq!(credit.required_balance(), None);
+        assert_eq!(credit.decide(false).status, DecisionStatus::Approved);
+        assert_eq!(credit.decide(false).reason.as_deref(), Some("goodwill"));
     }
 
     proptest! {

@@ -1,12 +1,15 @@
-//! Pure domain rules: folds and merges over events, no I/O.
+//! Pure domain rules: folds, merges and decisions over events, no I/O.
 //!
-//! Every function computes state through these, so a rule lives in exactly one place and is
-//! tested exhaustively (property tests next to each fold).
+//! Every function computes state and makes its decisions through these, so a rule lives in
+//! exactly one place and is tested exhaustively (property tests next to each fold). The store
+//! reads and writes what these modules compute; it decides nothing.
 
 pub mod availability;
 pub mod cart;
+pub mod customer;
 pub mod loyalty;
 pub mod order;
+pub mod projection;
 pub mod refund;
 pub mod shopping;
 pub mod wishlist;

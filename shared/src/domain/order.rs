@@ -7,8 +7,77 @@
 //! and its `status_changed` events. [`OrderStatusState`] keeps just enough for that: the latest
 //! status change and the earliest cancellation, both mergeable in any order.
 
-use crate::contract::{EventKey, OrderStatus};
+use crate::contract::{Channel, EventKey, Fulfillment, OrderPlaced, OrderStatus};
 use serde::{Deserialize, Serialize};
+
+/// One order, as placed, with its status and refunded quantities (stored as is in its
+/// customer's partition).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    /// The `order.placed` event's key.
+    pub placed: EventKey,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    pub currency: String,
+    pub fulfillment: Fulfillment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_store_id: Option<String>,
+    pub lines: Vec<PurchasedLine>,
+    pub total_minor: u64,
+    #[serde(default)]
+    pub status: OrderStatusState,
+}
+
+impl Order {
+    /// The order an `order.placed` creates: nothing refunded, no status change yet.
+    pub fn placed(
+        key: &EventKey,
+        channel: Channel,
+        store_id: Option<&str>,
+        order: &OrderPlaced,
+    ) -> Self {
+        Order {
+            order_id: order.order_id.clone(),
+            placed: key.clone(),
+            channel,
+            store_id: store_id.map(str::to_owned),
+            currency: order.currency.clone(),
+            fulfillment: order.fulfillment,
+            pickup_store_id: order.pickup_store_id.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|line| PurchasedLine {
+                    sku: line.sku.clone(),
+                    quantity: line.quantity,
+                    unit_price_minor: line.unit_price_minor,
+                    refunded_quantity: 0,
+                })
+                .collect(),
+            total_minor: order.total_minor(),
+            status: OrderStatusState::default(),
+        }
+    }
+
+    /// The total minus approved refunds.
+    pub fn remaining_minor(&self) -> u64 {
+        self.total_minor.saturating_sub(self.refunded_minor())
+    }
+
+    /// What approved refunds gave back.
+    pub fn refunded_minor(&self) -> u64 {
+        self.lines
+            .iter()
+            .map(|l| u64::from(l.refunded_quantity) * l.unit_price_minor)
+            .sum()
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.status.cancelled.is_some()
+    }
+}
 
 /// One line of a placed order, with how much of it was refunded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,12 +7,127 @@
 //! `exceeds_refundable_quantity`. The store applies an approval atomically with the order's
 //! refunded quantities, conditional on the order being unchanged since it was read, so two
 //! racing refunds can never together refund more than was bought.
+//!
+//! [`decide`] returns the whole outcome (wait for the order, the rejection to store, or the
+//! approval with the order after it); the function commits it and, on a lost race, decides again.
 
 use super::loyalty;
-use super::order::PurchasedLine;
-use crate::contract::{ReasonCode, RefundLine};
+use super::order::{Order, PurchasedLine};
+use crate::contract::{Channel, CustomerEvent, ReasonCode, RefundLine, RefundRequested};
+use serde::{Deserialize, Serialize};
 
-/// The order as a refund decision needs it.
+/// Approved or rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Approved,
+    Rejected,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Approved => "approved",
+            RefundStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl PartialEq<&str> for RefundStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A refund decision, kept in the requester's partition; never changed once made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundDecision {
+    pub refund_id: String,
+    pub order_id: String,
+    /// Whose order it is (differs from the requester only for `wrong_customer`).
+    pub order_customer_id: String,
+    pub channel: Channel,
+    /// The `refund.requested` event that was decided.
+    pub decided_by: crate::contract::EventKey,
+    pub status: RefundStatus,
+    pub amount_minor: u64,
+    #[serde(default)]
+    pub reason_code: Option<ReasonCode>,
+    pub lines: Vec<RefundLine>,
+    /// Loyalty points the approval takes back (`reverse:<refund_id>`); 0 when rejected.
+    pub points_reversed: i64,
+}
+
+/// The order a refund names, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderFound {
+    /// The order has not arrived yet.
+    NotYet,
+    /// The order, and the customer it belongs to.
+    Of {
+        customer_id: String,
+        order: Box<Order>,
+    },
+}
+
+/// What a refund request comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// Its order has not arrived: nothing is decided yet.
+    WaitForOrder,
+    /// Rejected: store the decision on its own.
+    Rejected(RefundDecision),
+    /// Approved: store the decision together with the order as it is after the refund.
+    Approved {
+        decision: RefundDecision,
+        order_after: Box<Order>,
+    },
+}
+
+/// Decides `request` against the order as it is now.
+pub fn decide(request: &CustomerEvent<RefundRequested>, found: OrderFound) -> RefundOutcome {
+    let OrderFound::Of { customer_id, order } = found else {
+        return RefundOutcome::WaitForOrder;
+    };
+    let refund = &request.payload;
+    let decision = |status, reason_code, amount_minor, points_reversed| RefundDecision {
+        refund_id: refund.refund_id.clone(),
+        order_id: refund.order_id.clone(),
+        order_customer_id: customer_id.clone(),
+        channel: request.channel,
+        decided_by: request.key.clone(),
+        status,
+        amount_minor,
+        reason_code,
+        lines: refund.lines.clone(),
+        points_reversed,
+    };
+    let view = OrderForRefund {
+        customer_id: &customer_id,
+        cancelled: order.is_cancelled(),
+        total_minor: order.total_minor,
+        lines: &order.lines,
+    };
+    match check(&request.customer_id, view, &refund.lines) {
+        Decision::Rejected(reason) => {
+            RefundOutcome::Rejected(decision(RefundStatus::Rejected, Some(reason), 0, 0))
+        }
+        Decision::Approved(approval) => RefundOutcome::Approved {
+            decision: decision(
+                RefundStatus::Approved,
+                None,
+                approval.amount_minor,
+                approval.points_reversed,
+            ),
+            order_after: Box::new(Order {
+                lines: approval.lines_after,
+                ..*order
+            }),
+        },
+    }
+}
+
+/// The order as the refund checks need it.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderForRefund<'a> {
     pub customer_id: &'a str,
@@ -36,8 +151,8 @@ pub struct Approval {
     pub points_reversed: i64,
 }
 
-/// Decides a refund of `lines` requested by `requester` against `order`.
-pub fn decide(requester: &str, order: OrderForRefund<'_>, lines: &[RefundLine]) -> Decision {
+/// The contract's checks, in its order, for a refund of `lines` requested by `requester`.
+pub fn check(requester: &str, order: OrderForRefund<'_>, lines: &[RefundLine]) -> Decision {
     if requester != order.customer_id {
         return Decision::Rejected(ReasonCode::WrongCustomer);
     }
@@ -116,20 +231,20 @@ mod tests {
         // Everything is wrong at once: the first check decides.
         let all_wrong = [ask("B", 9)];
         assert_eq!(
-            decide("c-2", order(&lines, true), &all_wrong),
+            check("c-2", order(&lines, true), &all_wrong),
             Decision::Rejected(ReasonCode::WrongCustomer)
         );
         assert_eq!(
-            decide("c-1", order(&lines, true), &all_wrong),
+            check("c-1", order(&lines, true), &all_wrong),
             Decision::Rejected(ReasonCode::OrderCancelled)
         );
         assert_eq!(
-            decide("c-1", order(&lines, false), &[ask("A", 1), ask("B", 1)]),
+            check("c-1", order(&lines, false), &[ask("A", 1), ask("B", 1)]),
             Decision::Rejected(ReasonCode::UnknownSku),
             "an unknown SKU is reported even if an earlier line exceeds"
         );
         assert_eq!(
-            decide("c-1", order(&lines, false), &[ask("A", 1)]),
+            check("c-1", order(&lines, false), &[ask("A", 1)]),
             Decision::Rejected(ReasonCode::ExceedsRefundableQuantity)
         );
     }
@@ -137,7 +252,7 @@ mod tests {
     #[test]
     fn an_approval_grows_the_refunded_quantities_and_prices_the_refund() {
         let lines = [line("A", 2, 6000, 0), line("B", 1, 999, 0)];
-        let Decision::Approved(approval) = decide("c-1", order(&lines, false), &[ask("A", 1)])
+        let Decision::Approved(approval) = check("c-1", order(&lines, false), &[ask("A", 1)])
         else {
             panic!("expected an approval");
         };
@@ -163,7 +278,7 @@ mod tests {
             for (sku, quantity) in requests {
                 let request = [ask(skus[sku], quantity)];
                 let view = OrderForRefund { customer_id: "c-1", cancelled: false, total_minor: total, lines: &lines };
-                if let Decision::Approved(approval) = decide("c-1", view, &request) {
+                if let Decision::Approved(approval) = check("c-1", view, &request) {
                     refunded_minor += approval.amount_minor;
                     points += approval.points_reversed;
                     lines = approval.lines_after;

@@ -1,3 +1,8 @@
-//! SQS adapters.
+//! SQS adapters: one publisher for everything omnisync sends (the messages themselves are in
+//! [`crate::contract::outbound`]), and the `rejected-events` outbox on top of it.
 
-pub mod rejected;
+mod publisher;
+mod rejected;
+
+pub use publisher::{PublishError, Publisher};
+pub use rejected::RejectedEvents;

@@ -6,9 +6,9 @@
 //! `CUSTOMER#<id>` records that a customer was notified of a restock. Wishers are found through
 //! the sparse `wishlist-by-sku` index, never by a scan.
 
-use super::items::{WISH_INDEX, wish_index_pk};
-use super::versioned::Versioned;
-use super::{StoreError, customer_pk};
+use super::key::{WISH_INDEX, customer_of_pk, customer_pk, notified_pk, report_sk, stock_pk};
+use super::write::{Versioned, decode};
+use super::{StoreError, Table};
 use crate::contract::{AvailabilityChanged, EventKey};
 use crate::domain::availability::Report;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,80 +21,45 @@ struct StoredReport {
     available_quantity: u32,
 }
 
-/// Event order as a sort key: the instant, offset to stay positive and zero-padded, then the id.
-fn report_sk(key: &EventKey) -> String {
-    let shifted = i128::from(key.at_ms) + i128::from(i64::MAX) + 1;
-    format!("{shifted:020}#{}", key.event_id)
-}
-
-pub fn stock_pk(event: &AvailabilityChanged) -> String {
-    let triple = (&event.sku, &event.size, &event.store_id);
-    format!(
-        "STOCK#{}",
-        serde_json::to_string(&triple).unwrap_or_default()
-    )
-}
-
-#[derive(Debug, Clone)]
-pub struct AvailabilityStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl AvailabilityStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        AvailabilityStore {
-            client,
-            table: table.into(),
+impl From<StoredReport> for Report {
+    fn from(stored: StoredReport) -> Report {
+        Report {
+            key: stored.key,
+            available_quantity: stored.available_quantity,
         }
     }
+}
 
-    fn error(
-        &self,
-        operation: &'static str,
-        pk: &str,
-        sk: &str,
-        source: aws_sdk_dynamodb::Error,
-    ) -> StoreError {
-        StoreError::Request {
-            operation,
-            pk: pk.to_owned(),
-            sk: sk.to_owned(),
-            source: Box::new(source),
-        }
-    }
+/// A report placed in its timeline: the report before it, itself, and the one after it, in
+/// event order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelinePlace {
+    pub previous: Option<Report>,
+    pub current: Report,
+    pub next: Option<Report>,
+}
 
+impl Table {
     /// Records a report (once) and returns it with its neighbours in event order.
-    pub async fn record(
+    pub async fn record_report(
         &self,
         event: &AvailabilityChanged,
         key: &EventKey,
-    ) -> Result<(Option<Report>, Report, Option<Report>), StoreError> {
+    ) -> Result<TimelinePlace, StoreError> {
         let pk = stock_pk(event);
         let sk = report_sk(key);
         let current = StoredReport {
             key: key.clone(),
             available_quantity: event.available_quantity,
         };
-        Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: pk.clone(),
-            sk: sk.clone(),
-        }
-        .create(&current)
-        .await?;
+        self.item(pk.clone(), sk.clone()).create(&current).await?;
         let previous = self.neighbour(&pk, &sk, false).await?;
         let next = self.neighbour(&pk, &sk, true).await?;
-        let as_report = |r: StoredReport| Report {
-            key: r.key,
-            available_quantity: r.available_quantity,
-        };
-        Ok((
-            previous.map(as_report),
-            as_report(current),
-            next.map(as_report),
-        ))
+        Ok(TimelinePlace {
+            previous: previous.map(Report::from),
+            current: current.into(),
+            next: next.map(Report::from),
+        })
     }
 
     async fn neighbour(
@@ -111,7 +76,7 @@ impl AvailabilityStore {
         let output = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.name)
             .key_condition_expression(condition)
             .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
             .expression_attribute_values(":sk", AttributeValue::S(sk.to_owned()))
@@ -120,11 +85,11 @@ impl AvailabilityStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error("Query", pk, sk, e.into()))?;
+            .map_err(|e| self.request_error("Query", pk, sk, e.into()))?;
         match output.items.unwrap_or_default().into_iter().next() {
             None => Ok(None),
             Some(item) => {
-                let (report, _rev): (StoredReport, u64) = super::versioned::decode(pk, sk, item)?;
+                let (report, _rev): (StoredReport, u64) = decode(pk, sk, item)?;
                 Ok(Some(report))
             }
         }
@@ -132,11 +97,11 @@ impl AvailabilityStore {
 
     /// The ids (customer or guest) whose wishlist item for `sku` is added, from the sparse index.
     pub async fn wishers(&self, sku: &str) -> Result<Vec<String>, StoreError> {
-        let index_pk = wish_index_pk(sku);
+        let index_pk = super::key::wish_index_pk(sku);
         let mut pages = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.name)
             .index_name(WISH_INDEX)
             .key_condition_expression("gsi1pk = :sku")
             .expression_attribute_values(":sku", AttributeValue::S(index_pk.clone()))
@@ -145,9 +110,10 @@ impl AvailabilityStore {
             .send();
         let mut ids = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| self.error("Query", &index_pk, WISH_INDEX, e.into()))?;
+            let item =
+                item.map_err(|e| self.request_error("Query", &index_pk, WISH_INDEX, e.into()))?;
             if let Some(AttributeValue::S(owner)) = item.get("gsi1sk")
-                && let Some(id) = owner.strip_prefix("CUSTOMER#")
+                && let Some(id) = customer_of_pk(owner)
                 && !ids.iter().any(|known| known == id)
             {
                 ids.push(id.to_owned());
@@ -157,12 +123,7 @@ impl AvailabilityStore {
     }
 
     fn notified_item(&self, restock_event_id: &str, customer_id: &str) -> Versioned<'_> {
-        Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: format!("NOTIFIED#{restock_event_id}"),
-            sk: customer_pk(customer_id),
-        }
+        self.item(notified_pk(restock_event_id), customer_pk(customer_id))
     }
 
     /// Claims the right to send a customer's notification for a restock. Whoever claims it sends
@@ -177,7 +138,7 @@ impl AvailabilityStore {
     ) -> Result<Claim, StoreError> {
         let item = self.notified_item(restock_event_id, customer_id);
         let fresh = NotificationMarker {
-            state: "sending".into(),
+            state: NotificationState::Sending,
             claimed_at_ms: now_ms,
         };
         if item.create(&fresh).await? {
@@ -185,7 +146,7 @@ impl AvailabilityStore {
         }
         let mut outcome = Claim::InProgress;
         item.update_existing(|marker: &mut NotificationMarker| {
-            if marker.state == "sent" {
+            if marker.state == NotificationState::Sent {
                 outcome = Claim::AlreadySent;
                 false
             } else if now_ms - marker.claimed_at_ms >= CLAIM_LEASE_MS {
@@ -208,8 +169,8 @@ impl AvailabilityStore {
     ) -> Result<(), StoreError> {
         self.notified_item(restock_event_id, customer_id)
             .update_existing(|marker: &mut NotificationMarker| {
-                let changed = marker.state != "sent";
-                marker.state = "sent".into();
+                let changed = marker.state != NotificationState::Sent;
+                marker.state = NotificationState::Sent;
                 changed
             })
             .await?;
@@ -229,28 +190,17 @@ pub enum Claim {
     InProgress,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct NotificationMarker {
-    state: String,
-    claimed_at_ms: i64,
+/// Where sending one notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum NotificationState {
+    /// Claimed by a delivery that is sending it.
+    Sending,
+    Sent,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_sort_keys_follow_event_order() {
-        let keys = [
-            EventKey::new(-5, "z"),
-            EventKey::new(0, "a"),
-            EventKey::new(7, "B"),
-            EventKey::new(7, "a"),
-            EventKey::new(1_790_000_000_000, "a"),
-        ];
-        let sks: Vec<String> = keys.iter().map(report_sk).collect();
-        let mut sorted = sks.clone();
-        sorted.sort();
-        assert_eq!(sks, sorted);
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct NotificationMarker {
+    state: NotificationState,
+    claimed_at_ms: i64,
 }

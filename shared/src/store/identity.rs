@@ -7,61 +7,40 @@
 //! partition, `IDENTITY#GUEST#<guest_id>`, so the reader knows which partitions to fold in. The
 //! reader checks the guest side, so a link that later loses to an earlier one is ignored.
 
-use super::items::{GUEST_LINK_PREFIX, LINKED_TO_SK, StoredGuestLink, StoredLinkedTo};
-use super::versioned::Versioned;
-use super::{StoreError, WriteOutcome, customer_pk};
+use super::items::{StoredGuestLink, StoredLinkedTo};
+use super::key::CustomerItem;
+use super::{StoreError, Table, WriteOutcome};
 use crate::contract::EventKey;
 
-#[derive(Debug, Clone)]
-pub struct IdentityStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl IdentityStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        IdentityStore {
-            client,
-            table: table.into(),
-        }
-    }
-
+impl Table {
     /// Links `guest_id` to `customer_id` unless an earlier link of the guest exists.
-    pub async fn link(
+    pub async fn link_guest(
         &self,
         guest_id: &str,
         customer_id: &str,
         key: EventKey,
     ) -> Result<WriteOutcome, StoreError> {
         let mut winner = None;
-        let guest_side = Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: customer_pk(guest_id),
-            sk: LINKED_TO_SK.to_owned(),
-        }
-        .update(|stored: &mut StoredLinkedTo| {
-            let earlier = stored.key.as_ref().is_none_or(|known| key < *known);
-            if earlier {
-                stored.key = Some(key.clone());
-                stored.customer_id = Some(customer_id.to_owned());
-            }
-            winner = stored.key.clone();
-            earlier
-        })
-        .await?;
+        let guest_side = self
+            .customer_item(guest_id, &CustomerItem::LinkedTo)
+            .update(|stored: &mut StoredLinkedTo| {
+                let earlier = stored.key.as_ref().is_none_or(|known| key < *known);
+                if earlier {
+                    stored.key = Some(key.clone());
+                    stored.customer_id = Some(customer_id.to_owned());
+                }
+                winner = stored.key.clone();
+                earlier
+            })
+            .await?;
         if winner.as_ref() != Some(&key) {
             return Ok(WriteOutcome::Unchanged);
         }
         // Also on a redelivery: an earlier attempt may have stopped between the two writes.
-        let customer_side = Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: customer_pk(customer_id),
-            sk: format!("{GUEST_LINK_PREFIX}{guest_id}"),
-        }
-        .create(&StoredGuestLink { key })
-        .await?;
+        let customer_side = self
+            .customer_item(customer_id, &CustomerItem::Guest(guest_id.to_owned()))
+            .create(&StoredGuestLink { key })
+            .await?;
         Ok(if guest_side == WriteOutcome::Written || customer_side {
             WriteOutcome::Written
         } else {

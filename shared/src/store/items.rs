@@ -1,28 +1,14 @@
-//! The stored shapes of every item kind and their sort keys (the layout is in [`super`]).
+//! The stored shapes of the item kinds that are storage, not domain, values (the layout is in
+//! [`super`]; orders, refund decisions, ledger entries and debit decisions are stored as their
+//! domain types).
 //!
 //! Short attribute names keep items small: `t` = `occurred_at` in UTC ms, `e` = event id.
 
-use crate::contract::{Channel, EventKey, Fulfillment};
+use super::key::wish_index_pk;
+use crate::contract::EventKey;
 use crate::domain::cart::{Delta, LineState, Reset};
-use crate::domain::order::OrderStatusState;
 use crate::domain::wishlist::{WishEntry, WishOp};
 use serde::{Deserialize, Serialize};
-
-pub const CART_LINE_PREFIX: &str = "CART#LINE#";
-pub const CART_CLEAR_SK: &str = "CART#CLEAR";
-pub const WISH_PREFIX: &str = "WISH#";
-pub const ORDER_PREFIX: &str = "ORDER#";
-pub const REFUND_PREFIX: &str = "REFUND#";
-/// In a customer's partition: one per guest id linked to the customer.
-pub const GUEST_LINK_PREFIX: &str = "IDENTITY#GUEST#";
-/// In a guest id's partition: the customer it is linked to.
-pub const LINKED_TO_SK: &str = "IDENTITY#LINKED_TO";
-/// The partition that makes an `order_id` unique across customers.
-pub const ORDER_CLAIM_SK: &str = "CLAIM";
-
-pub fn order_claim_pk(order_id: &str) -> String {
-    format!("ORDER#{order_id}")
-}
 
 /// A cart line: the latest reset and the deltas after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,12 +104,6 @@ pub struct StoredWish {
     pub gsi1sk: Option<String>,
 }
 
-pub const WISH_INDEX: &str = "wishlist-by-sku";
-
-pub fn wish_index_pk(sku: &str) -> String {
-    format!("WISHSKU#{sku}")
-}
-
 impl StoredWish {
     /// Sets or clears the index attributes to match the entry.
     pub fn indexed(mut self, sku: &str, owner_pk: &str) -> Self {
@@ -165,63 +145,6 @@ impl StoredWish {
     }
 }
 
-/// One order, in its customer's partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredOrder {
-    pub order_id: String,
-    /// The `order.placed` event's key.
-    pub placed: EventKey,
-    pub channel: Channel,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_id: Option<String>,
-    pub currency: String,
-    pub fulfillment: Fulfillment,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pickup_store_id: Option<String>,
-    pub lines: Vec<StoredOrderLine>,
-    pub total_minor: u64,
-    #[serde(default)]
-    pub status: OrderStatusState,
-}
-
-impl StoredOrder {
-    /// The total minus approved refunds.
-    pub fn remaining_minor(&self) -> u64 {
-        let refunded: u64 = self
-            .lines
-            .iter()
-            .map(|l| u64::from(l.refunded_quantity) * l.unit_price_minor)
-            .sum();
-        self.total_minor.saturating_sub(refunded)
-    }
-
-    pub fn refunded_minor(&self) -> u64 {
-        self.total_minor - self.remaining_minor()
-    }
-}
-
-pub use crate::domain::order::PurchasedLine as StoredOrderLine;
-
-/// A refund decision, in the requester's partition; never changed once written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredRefund {
-    pub refund_id: String,
-    pub order_id: String,
-    /// Whose order it is (differs from the requester only for `wrong_customer`).
-    pub order_customer_id: String,
-    pub channel: Channel,
-    /// The `refund.requested` event that was decided.
-    pub decided_by: EventKey,
-    /// `approved` or `rejected`.
-    pub status: String,
-    pub amount_minor: u64,
-    #[serde(default)]
-    pub reason_code: Option<crate::contract::ReasonCode>,
-    pub lines: Vec<crate::contract::RefundLine>,
-    /// Loyalty points the approval takes back (`reverse:<refund_id>`); 0 when rejected.
-    pub points_reversed: i64,
-}
-
 /// Who placed an `order_id` first, and with which event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredOrderClaim {
@@ -248,7 +171,9 @@ pub struct StoredGuestLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::{Channel, Fulfillment};
     use crate::domain::cart::LineOp;
+    use crate::domain::order::{Order, OrderStatusState, PurchasedLine};
     use aws_sdk_dynamodb::types::AttributeValue;
     use std::collections::HashMap;
 
@@ -282,7 +207,7 @@ mod tests {
         round_trip(&StoredWish::from_entry(&wish));
         let mut status = OrderStatusState::default();
         status.apply(EventKey::new(8, "s"), crate::contract::OrderStatus::Shipped);
-        round_trip(&StoredOrder {
+        round_trip(&Order {
             order_id: "o-1".into(),
             placed: EventKey::new(1, "p"),
             channel: Channel::Web,
@@ -290,7 +215,7 @@ mod tests {
             currency: "EUR".into(),
             fulfillment: Fulfillment::Pickup,
             pickup_store_id: Some("s-1".into()),
-            lines: vec![StoredOrderLine {
+            lines: vec![PurchasedLine {
                 sku: "A".into(),
                 quantity: 2,
                 unit_price_minor: 6000,

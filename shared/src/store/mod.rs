@@ -1,4 +1,11 @@
-//! DynamoDB adapters.
+//! DynamoDB adapters: narrow reads and writes on one table handle ([`Table`]), no decisions.
+//!
+//! Each module adds the operations of one part of the layout to [`Table`] (`cart.rs`,
+//! `wishlist.rs`, `orders.rs`, `identity.rs`, `refunds.rs`, `loyalty.rs`, `availability.rs`,
+//! `view.rs` for versions, `customer.rs` for reading a customer's state); [`key`] builds and
+//! parses every key; `write.rs` holds the conditional-write loop, the transactional puts, the
+//! retry-on-conflict loop and the reader of transaction cancellation reasons; [`stream`] reads
+//! the table's stream records.
 //!
 //! # Table layout
 //!
@@ -40,22 +47,30 @@
 //! `attribute_not_exists(pk)` for a new item), and on a conditional-check failure read again and
 //! retry. Nothing is ever last-write-wins on a whole item. The entries themselves are the dedupe
 //! record: a redelivered event is found in (or superseded by) the item, and nothing is written.
+//!
+//! Order-dependent decisions (refunds, redemptions and adjustments) are made by the domain on
+//! what the store loaded and committed against it: the commit is conditional on what was read, a
+//! lost race is [`Commit::Conflict`], and [`retry_on_conflict`] loads and decides again.
 
-pub mod availability;
-pub mod cart;
-pub mod customer;
-pub mod identity;
+mod availability;
+mod cart;
+mod customer;
+mod identity;
 pub mod items;
-pub mod loyalty;
-pub mod orders;
-pub mod refunds;
-mod versioned;
-pub mod view;
-pub mod wishlist;
+pub mod key;
+mod loyalty;
+mod orders;
+mod refunds;
+pub mod stream;
+mod view;
+mod wishlist;
+mod write;
 
-pub use versioned::{StoreError, WriteOutcome};
-
-/// The partition key of everything about one customer (or guest) id.
-pub fn customer_pk(customer_id: &str) -> String {
-    format!("CUSTOMER#{customer_id}")
-}
+pub use availability::{CLAIM_LEASE_MS, Claim, TimelinePlace};
+pub use loyalty::DebitCommit;
+pub use orders::{Placement, StatusUpdate};
+pub use refunds::RefundContext;
+pub use write::{
+    Cancelled, Commit, MAX_ATTEMPTS, StoreError, Table, WriteOutcome, cancellation, is_lost_race,
+    retry_on_conflict,
+};

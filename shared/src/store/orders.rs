@@ -7,12 +7,12 @@
 //! between the two writes), another one is `duplicate_order`. `order.status_changed` folds into
 //! the order item with the usual conditional update.
 
-use super::items::{
-    ORDER_CLAIM_SK, ORDER_PREFIX, StoredOrder, StoredOrderClaim, StoredOrderLine, order_claim_pk,
-};
-use super::versioned::Versioned;
-use super::{StoreError, WriteOutcome, customer_pk};
-use crate::contract::{Channel, EventKey, OrderPlaced, OrderStatus};
+use super::items::StoredOrderClaim;
+use super::key::{CustomerItem, ORDER_CLAIM_SK, order_claim_pk};
+use super::write::Versioned;
+use super::{StoreError, Table, WriteOutcome};
+use crate::contract::{EventKey, OrderStatus};
+use crate::domain::order::Order;
 
 /// What placing an order came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,52 +36,28 @@ pub enum StatusUpdate {
     OtherCustomer,
 }
 
-#[derive(Debug, Clone)]
-pub struct OrderStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl OrderStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        OrderStore {
-            client,
-            table: table.into(),
-        }
+impl Table {
+    fn order_claim(&self, order_id: &str) -> Versioned<'_> {
+        self.item(order_claim_pk(order_id), ORDER_CLAIM_SK.to_owned())
     }
 
-    fn claim(&self, order_id: &str) -> Versioned<'_> {
-        Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: order_claim_pk(order_id),
-            sk: ORDER_CLAIM_SK.to_owned(),
-        }
+    fn order_item(&self, customer_id: &str, order_id: &str) -> Versioned<'_> {
+        self.customer_item(customer_id, &CustomerItem::Order(order_id.to_owned()))
     }
 
-    fn order(&self, customer_id: &str, order_id: &str) -> Versioned<'_> {
-        Versioned {
-            client: &self.client,
-            table: &self.table,
-            pk: customer_pk(customer_id),
-            sk: format!("{ORDER_PREFIX}{order_id}"),
-        }
-    }
-
-    /// Creates the order unless its `order_id` was placed by another event.
-    pub async fn place(
+    /// Creates `order` (placed by `customer_id`) unless its `order_id` was placed by another
+    /// event.
+    pub async fn place_order(
         &self,
         customer_id: &str,
-        key: &EventKey,
-        channel: Channel,
-        store_id: Option<&str>,
-        order: &OrderPlaced,
+        order: &Order,
     ) -> Result<Placement, StoreError> {
+        let key = &order.placed;
         let claim = StoredOrderClaim {
             customer_id: customer_id.to_owned(),
             event_id: key.event_id.clone(),
         };
-        let claim_item = self.claim(&order.order_id);
+        let claim_item = self.order_claim(&order.order_id);
         if !claim_item.create(&claim).await? {
             let (existing, _rev): (Option<StoredOrderClaim>, u64) =
                 claim_item.read_existing().await?;
@@ -104,8 +80,8 @@ impl OrderStore {
                 }
             }
             let created = self
-                .order(customer_id, &order.order_id)
-                .create(&stored_order(key, channel, store_id, order))
+                .order_item(customer_id, &order.order_id)
+                .create(order)
                 .await?;
             return Ok(if created {
                 Placement::Created
@@ -113,14 +89,14 @@ impl OrderStore {
                 Placement::AlreadyPlaced
             });
         }
-        self.order(customer_id, &order.order_id)
-            .create(&stored_order(key, channel, store_id, order))
+        self.order_item(customer_id, &order.order_id)
+            .create(order)
             .await?;
         Ok(Placement::Created)
     }
 
     /// Folds a status change into the customer's order.
-    pub async fn change_status(
+    pub async fn change_order_status(
         &self,
         customer_id: &str,
         order_id: &str,
@@ -128,52 +104,17 @@ impl OrderStore {
         status: OrderStatus,
     ) -> Result<StatusUpdate, StoreError> {
         let applied = self
-            .order(customer_id, order_id)
-            .update_existing(|order: &mut StoredOrder| order.status.apply(key.clone(), status))
+            .order_item(customer_id, order_id)
+            .update_existing(|order: &mut Order| order.status.apply(key.clone(), status))
             .await?;
         if let Some(outcome) = applied {
             return Ok(StatusUpdate::Applied(outcome));
         }
         let (claim, _rev): (Option<StoredOrderClaim>, u64) =
-            self.claim(order_id).read_existing().await?;
+            self.order_claim(order_id).read_existing().await?;
         Ok(match claim {
             Some(claim) if claim.customer_id != customer_id => StatusUpdate::OtherCustomer,
             _ => StatusUpdate::OrderNotFound,
         })
-    }
-
-    /// The claim on `order_id`, if any (for tools and tests).
-    pub async fn claim_of(&self, order_id: &str) -> Result<Option<StoredOrderClaim>, StoreError> {
-        let (claim, _rev) = self.claim(order_id).read_existing().await?;
-        Ok(claim)
-    }
-}
-
-fn stored_order(
-    key: &EventKey,
-    channel: Channel,
-    store_id: Option<&str>,
-    order: &OrderPlaced,
-) -> StoredOrder {
-    StoredOrder {
-        order_id: order.order_id.clone(),
-        placed: key.clone(),
-        channel,
-        store_id: store_id.map(str::to_owned),
-        currency: order.currency.clone(),
-        fulfillment: order.fulfillment,
-        pickup_store_id: order.pickup_store_id.clone(),
-        lines: order
-            .lines
-            .iter()
-            .map(|line| StoredOrderLine {
-                sku: line.sku.clone(),
-                quantity: line.quantity,
-                unit_price_minor: line.unit_price_minor,
-                refunded_quantity: 0,
-            })
-            .collect(),
-        total_minor: order.total_minor(),
-        status: Default::default(),
     }
 }

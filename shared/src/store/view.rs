@@ -1,77 +1,75 @@
 //! View versions: one counter per customer, outside the customer's partition (`VIEW#<id>` /
-//! `VERSION`), so bumping it is not itself a change the fan-out reacts to.
+//! `VERSION`), so bumping it is not itself a change the fan-out reacts to; and the current view
+//! as the operator reads it.
 
-use super::StoreError;
+use super::key::{VIEW_VERSION_SK, view_version_pk};
+use super::{StoreError, Table};
+use crate::contract::CustomerView;
+use crate::domain::projection::project;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
 
-pub fn version_pk(customer_id: &str) -> String {
-    format!("VIEW#{customer_id}")
-}
-
-const VERSION_SK: &str = "VERSION";
-
-#[derive(Debug, Clone)]
-pub struct ViewVersions {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl ViewVersions {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        ViewVersions {
-            client,
-            table: table.into(),
-        }
-    }
-
-    fn error(
+impl Table {
+    fn version_error(
         &self,
         operation: &'static str,
         customer_id: &str,
         source: aws_sdk_dynamodb::Error,
     ) -> StoreError {
-        StoreError::Request {
+        self.request_error(
             operation,
-            pk: version_pk(customer_id),
-            sk: VERSION_SK.into(),
-            source: Box::new(source),
-        }
+            &view_version_pk(customer_id),
+            VIEW_VERSION_SK,
+            source,
+        )
     }
 
     /// Adds `changes` (at least 1) to the customer's view version; returns the new version.
-    pub async fn bump(&self, customer_id: &str, changes: u64) -> Result<u64, StoreError> {
+    pub async fn bump_view_version(
+        &self,
+        customer_id: &str,
+        changes: u64,
+    ) -> Result<u64, StoreError> {
         let output = self
             .client
             .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(version_pk(customer_id)))
-            .key("sk", AttributeValue::S(VERSION_SK.into()))
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(view_version_pk(customer_id)))
+            .key("sk", AttributeValue::S(VIEW_VERSION_SK.into()))
             .update_expression("ADD version :n")
             .expression_attribute_values(":n", AttributeValue::N(changes.max(1).to_string()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| self.error("UpdateItem", customer_id, e.into()))?;
+            .map_err(|e| self.version_error("UpdateItem", customer_id, e.into()))?;
         Ok(version_of(output.attributes.as_ref()))
     }
 
     /// The customer's current view version (0 before the first change).
-    pub async fn current(&self, customer_id: &str) -> Result<u64, StoreError> {
+    pub async fn view_version(&self, customer_id: &str) -> Result<u64, StoreError> {
         let output = self
             .client
             .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(version_pk(customer_id)))
-            .key("sk", AttributeValue::S(VERSION_SK.into()))
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(view_version_pk(customer_id)))
+            .key("sk", AttributeValue::S(VIEW_VERSION_SK.into()))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error("GetItem", customer_id, e.into()))?;
+            .map_err(|e| self.version_error("GetItem", customer_id, e.into()))?;
         Ok(version_of(output.item.as_ref()))
+    }
+
+    /// The customer's view as it is now: its current version and its state (what the operator's
+    /// command prints).
+    pub async fn current_view(&self, customer_id: &str) -> Result<CustomerView, StoreError> {
+        let version = self.view_version(customer_id).await?;
+        let state = self.customer_state(customer_id).await?;
+        Ok(project(&state, version))
     }
 }
 
-fn version_of(item: Option<&std::collections::HashMap<String, AttributeValue>>) -> u64 {
+fn version_of(item: Option<&HashMap<String, AttributeValue>>) -> u64 {
     match item.and_then(|i| i.get("version")) {
         Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
         _ => 0,

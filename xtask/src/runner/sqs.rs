@@ -1,6 +1,6 @@
 //! The SQS side of the runner (see the module docs of `runner`).
 
-use crate::functions::Function;
+use crate::functions::JsonFunction;
 use crate::stack::SqsSource;
 use anyhow::{Context, Result};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
@@ -14,7 +14,7 @@ pub(super) struct Poller {
     pub sqs: aws_sdk_sqs::Client,
     pub source: SqsSource,
     pub region: String,
-    pub function: Arc<dyn Function>,
+    pub function: Arc<dyn JsonFunction>,
 }
 
 impl Poller {

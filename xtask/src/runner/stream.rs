@@ -1,6 +1,6 @@
 //! The DynamoDB Streams side of the runner (see the module docs of `runner`).
 
-use crate::functions::Function;
+use crate::functions::JsonFunction;
 use crate::stack::StreamSource;
 use anyhow::{Context, Result};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -15,7 +15,7 @@ pub(super) struct Reader {
     sqs: aws_sdk_sqs::Client,
     source: StreamSource,
     region: String,
-    function: Arc<dyn Function>,
+    function: Arc<dyn JsonFunction>,
     function_name: String,
     filters: Vec<Value>,
 }
@@ -34,7 +34,7 @@ impl Reader {
         sqs: aws_sdk_sqs::Client,
         source: StreamSource,
         region: String,
-        function: Arc<dyn Function>,
+        function: Arc<dyn JsonFunction>,
         function_name: String,
     ) -> Result<Self> {
         let filters = source

@@ -1,105 +1,11 @@
-//! The customer view (contract §4): the one JSON document every channel shows, projected from a
-//! customer's stored state. Arrays are sorted by their id or SKU, and no field is omitted
-//! (`preferred_size` and `reason_code` are `null` when absent).
+//! The projection of a customer's state into the customer view (contract §4): a pure function,
+//! so every channel, the operator's command and the tests see the same document for the same
+//! state.
 
-use crate::contract::{Channel, Fulfillment, OrderStatus, ReasonCode};
-use crate::domain::cart::CartLine;
-use crate::domain::wishlist::WishlistItem;
-use crate::store::customer::CustomerState;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerView {
-    pub customer_id: String,
-    pub version: u64,
-    pub cart: Vec<CartLine>,
-    pub wishlist: Vec<WishlistItem>,
-    pub loyalty: LoyaltyView,
-    pub orders: Vec<OrderView>,
-    pub refunds: Vec<RefundView>,
-    pub redemptions: Vec<RedemptionView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoyaltyView {
-    pub balance: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderView {
-    pub order_id: String,
-    pub channel: Channel,
-    pub fulfillment: Fulfillment,
-    pub status: OrderStatus,
-    pub currency: String,
-    pub total_minor: u64,
-    pub refunded_minor: u64,
-    pub lines: Vec<OrderLineView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLineView {
-    pub sku: String,
-    pub quantity: u32,
-    pub unit_price_minor: u64,
-    pub refunded_quantity: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundView {
-    pub refund_id: String,
-    pub order_id: String,
-    pub channel: Channel,
-    pub status: String,
-    pub amount_minor: u64,
-    pub reason_code: Option<ReasonCode>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedemptionView {
-    pub redemption_id: String,
-    pub points: i64,
-    pub status: String,
-}
-
-/// The message on every `channel-updates-<channel>` queue after a change of the view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ViewChanged {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub customer_id: String,
-    pub version: u64,
-    pub view: CustomerView,
-}
-
-impl ViewChanged {
-    pub const TYPE: &'static str = "customer.view_changed";
-
-    pub fn new(view: CustomerView) -> Self {
-        ViewChanged {
-            kind: Self::TYPE.to_owned(),
-            customer_id: view.customer_id.clone(),
-            version: view.version,
-            view,
-        }
-    }
-}
-
-/// The customer's view as it is now: its current version and its state (what the operator's
-/// command prints).
-pub async fn current_view(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    customer_id: &str,
-) -> Result<CustomerView, crate::store::StoreError> {
-    let version = crate::store::view::ViewVersions::new(client.clone(), table)
-        .current(customer_id)
-        .await?;
-    let state = crate::store::customer::CustomerReader::new(client.clone(), table)
-        .load(customer_id)
-        .await?;
-    Ok(project(&state, version))
-}
+use super::customer::CustomerState;
+use crate::contract::view::{
+    CustomerView, LoyaltyView, OrderLineView, OrderView, RedemptionView, RefundView,
+};
 
 /// Projects a customer's state at `version`.
 pub fn project(state: &CustomerState, version: u64) -> CustomerView {
@@ -138,7 +44,7 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
             refund_id: r.refund_id.clone(),
             order_id: r.order_id.clone(),
             channel: r.channel,
-            status: r.status.clone(),
+            status: r.status,
             amount_minor: r.amount_minor,
             reason_code: r.reason_code,
         })
@@ -151,7 +57,7 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
         .map(|d| RedemptionView {
             redemption_id: d.id.clone(),
             points: d.points,
-            status: d.status.clone(),
+            status: d.status,
         })
         .collect();
     redemptions.sort_by(|a, b| a.redemption_id.cmp(&b.redemption_id));
@@ -172,6 +78,8 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::ViewChanged;
+    use crate::domain::wishlist::WishlistItem;
 
     #[test]
     fn an_empty_customer_has_every_field() {

@@ -1,4 +1,6 @@
-//! The optimistic-concurrency loop every item write goes through.
+//! How the store writes: one table handle, the optimistic-concurrency loop every item update goes
+//! through, the transactional twins of its writes, one retry-on-conflict loop for decisions that
+//! are committed against what was read, and one reader of transaction cancellation reasons.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
@@ -8,9 +10,12 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::key::{CustomerItem, customer_pk};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
 /// How often a write re-reads and retries after losing a race before it gives up (the event is
 /// then redelivered by SQS, which spreads the contention out further).
-pub(crate) const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_ATTEMPTS: u32 = 8;
 const BACKOFF_BASE: Duration = Duration::from_millis(10);
 const BACKOFF_CAP: Duration = Duration::from_millis(400);
 
@@ -49,6 +54,60 @@ pub enum StoreError {
         sk: String,
         attempts: u32,
     },
+}
+
+/// The state table: the client and the table's name. Cheap to clone (the client is shared).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub(crate) client: aws_sdk_dynamodb::Client,
+    pub(crate) name: String,
+}
+
+impl Table {
+    pub fn new(client: aws_sdk_dynamodb::Client, name: impl Into<String>) -> Self {
+        Table {
+            client,
+            name: name.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One item, by its keys.
+    pub(crate) fn item(&self, pk: String, sk: String) -> Versioned<'_> {
+        Versioned {
+            client: &self.client,
+            table: &self.name,
+            pk,
+            sk,
+        }
+    }
+
+    /// An item of a customer's partition.
+    pub(crate) fn customer_item(&self, customer_id: &str, item: &CustomerItem) -> Versioned<'_> {
+        self.item(customer_pk(customer_id), item.sk())
+    }
+
+    pub(crate) fn request_error(
+        &self,
+        operation: &'static str,
+        pk: &str,
+        sk: &str,
+        source: aws_sdk_dynamodb::Error,
+    ) -> StoreError {
+        StoreError::Request {
+            operation,
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// One item of the state table: its keys, its revision, and a typed body.
@@ -288,8 +347,89 @@ pub(crate) fn decode<T: DeserializeOwned>(
     }
 }
 
+/// What committing a decision against the state it was made on came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit<T> {
+    /// Written (or, for a read-only outcome, nothing to write).
+    Done(T),
+    /// Someone else wrote first: read again and decide again.
+    Conflict,
+}
+
+/// Runs `attempt` (read, decide, commit) until it is not a [`Commit::Conflict`], with jittered
+/// backoff, at most [`MAX_ATTEMPTS`] times; then [`StoreError::Contention`] on the item named.
+pub async fn retry_on_conflict<T, F, Fut>(
+    pk: &str,
+    sk: &str,
+    mut attempt: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Commit<T>, StoreError>>,
+{
+    for round in 0..MAX_ATTEMPTS {
+        match attempt().await? {
+            Commit::Done(value) => return Ok(value),
+            Commit::Conflict => {
+                tracing::debug!(pk, sk, attempt = round, "lost a race; deciding again");
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+    }
+    Err(StoreError::Contention {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// Why one item of a cancelled transaction failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// This item was fine; another one cancelled the transaction.
+    None,
+    /// Its condition failed.
+    ConditionFailed,
+    /// Another transaction or write was changing it at the same time.
+    Conflict,
+    /// Anything else (throttling, validation, capacity): not a decision to retry in-process.
+    Other,
+}
+
+/// What a failed `TransactWriteItems` says, per item in request order; `None` when it failed for
+/// a reason that is not a cancellation (then it is a plain request error).
+pub fn cancellation<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<Cancelled>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
+            cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| match reason.code() {
+                    None | Some("None") => Cancelled::None,
+                    Some("ConditionalCheckFailed") => Cancelled::ConditionFailed,
+                    Some("TransactionConflict") => Cancelled::Conflict,
+                    Some(_) => Cancelled::Other,
+                })
+                .collect(),
+        ),
+        // Another transaction with the same token, or on these items, is still running.
+        TransactWriteItemsError::TransactionInProgressException(_) => {
+            Some(vec![Cancelled::Conflict])
+        }
+        _ => None,
+    }
+}
+
+/// Whether a cancellation is a lost race that deciding again resolves: every item was fine, lost
+/// its condition, or conflicted.
+pub fn is_lost_race(reasons: &[Cancelled]) -> bool {
+    reasons.iter().all(|r| *r != Cancelled::Other)
+}
+
 /// Exponential backoff with full jitter.
-pub(crate) fn backoff(attempt: u32) -> Duration {
+fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(10))
         .min(BACKOFF_CAP);

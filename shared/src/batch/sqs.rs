@@ -1,5 +1,9 @@
 //! SQS batch handling with `ReportBatchItemFailures` semantics (contract §2, "Nothing lost").
 //!
+//! The one place a message body becomes a function's typed input: validated by
+//! [`parse_event`], taken apart into the handler's [`QueueInput`] (which refuses a type of
+//! another queue), and authorized for its channel; only then is the handler called.
+//!
 //! Each record of a batch ends in exactly one of three ways:
 //! - **applied** (or found already applied): the record is left out of the response, and Lambda
 //!   deletes it;
@@ -15,8 +19,8 @@
 //! are idempotent and resolve races with conditional writes, so concurrency cannot lose updates.
 
 use crate::config::ChannelAuthorization;
-use crate::contract::{Event, EventType, ReasonCode, Rejection, parse_event};
-use crate::queue::rejected::{RejectedEvent, RejectedEvents};
+use crate::contract::{EventType, QueueInput, ReasonCode, RejectedEvent, Rejection, parse_event};
+use crate::queue::RejectedEvents;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use std::error::Error as StdError;
@@ -62,13 +66,17 @@ impl ApplyError {
     }
 }
 
-/// The domain side of one function: which types it takes, and how it applies one event.
+/// The domain side of one SQS-triggered function: its queue's typed input, and how it applies
+/// one event.
 pub trait EventHandler: Send + Sync {
-    /// Whether this function's queue carries `event_type`.
-    fn accepts(&self, event_type: EventType) -> bool;
+    /// The queue's events, typed (see [`QueueInput`]).
+    type Input: QueueInput;
 
     /// Applies one validated event. Must be idempotent: the same event may arrive many times.
-    fn apply(&self, event: &Event) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+    fn apply(
+        &self,
+        event: &Self::Input,
+    ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
 }
 
 /// Validates, authorizes, applies and routes every record of an SQS batch.
@@ -93,10 +101,6 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             rejected,
             senders,
         }
-    }
-
-    pub fn handler(&self) -> &H {
-        &self.handler
     }
 
     /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
@@ -125,14 +129,13 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
     async fn process_record(&self, record: &SqsMessage) -> Outcome {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        let event = match self.admit(record, body) {
-            Ok(event) => event,
+        let (event, fields) = match self.admit(record, body) {
+            Ok(admitted) => admitted,
             Err(rejection) => {
                 tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
                 return self.reject(record, body, &rejection).await;
             }
         };
-        let fields = LogFields::of(&event, message_id);
         match self.handler.apply(&event).await {
             Ok(applied) => {
                 let outcome = match applied {
@@ -144,14 +147,14 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             }
             Err(ApplyError::Rejected(rejection)) => {
                 tracing::info!(
-                    message_id, event_id = fields.event_id, event_type = fields.event_type, channel = fields.channel,
+                    message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
                     outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail
                 );
                 self.reject(record, body, &rejection).await
             }
             Err(ApplyError::Transient(error)) => {
                 tracing::warn!(
-                    message_id, event_id = fields.event_id, event_type = fields.event_type, channel = fields.channel,
+                    message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
                     outcome = "retry", error = %error
                 );
                 Outcome::Failed
@@ -161,30 +164,31 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
 
     /// Everything that decides, before any state is touched, whether a record is an event this
     /// function may apply.
-    fn admit(&self, record: &SqsMessage, body: &str) -> Result<Event, Rejection> {
+    fn admit<'a>(
+        &self,
+        record: &'a SqsMessage,
+        body: &str,
+    ) -> Result<(H::Input, LogFields<'a>), Rejection> {
         let event = parse_event(body)?;
-        let event_type = event.event_type();
-        if !self.handler.accepts(event_type) {
-            return Err(Rejection::new(
-                ReasonCode::UnknownType,
-                format!(
-                    "`type` `{event_type}` is not accepted here; send it to {}",
-                    event_type.ingress_queue()
-                ),
-            ));
-        }
+        let fields = LogFields {
+            message_id: record.message_id.as_deref().unwrap_or_default(),
+            event_id: event.event_id().to_owned(),
+            event_type: event.event_type(),
+            channel: event.channel.as_str(),
+        };
+        let input = H::Input::from_event(event)?;
         let sender = record.attributes.get("SenderId").map(String::as_str);
-        if !self.senders.permits(sender, event.channel) {
+        if !self.senders.permits(sender, input.channel()) {
             return Err(Rejection::new(
                 ReasonCode::ChannelNotPermitted,
                 format!(
                     "sender `{}` may not send events for `channel` `{}`",
                     sender.unwrap_or("<none>"),
-                    event.channel
+                    input.channel()
                 ),
             ));
         }
-        Ok(event)
+        Ok((input, fields))
     }
 
     async fn reject(&self, record: &SqsMessage, body: &str, rejection: &Rejection) -> Outcome {
@@ -208,26 +212,17 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
 /// The fields every per-event log line carries. Never the payload: it holds customer data.
 struct LogFields<'a> {
     message_id: &'a str,
-    event_id: &'a str,
-    event_type: &'static str,
+    event_id: String,
+    event_type: EventType,
     channel: &'static str,
 }
 
-impl<'a> LogFields<'a> {
-    fn of(event: &'a Event, message_id: &'a str) -> Self {
-        LogFields {
-            message_id,
-            event_id: event.event_id(),
-            event_type: event.event_type().as_str(),
-            channel: event.channel.as_str(),
-        }
-    }
-
+impl LogFields<'_> {
     fn info(&self, outcome: &str) {
         tracing::info!(
             message_id = self.message_id,
             event_id = self.event_id,
-            event_type = self.event_type,
+            event_type = self.event_type.as_str(),
             channel = self.channel,
             outcome
         );

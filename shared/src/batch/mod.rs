@@ -1,0 +1,12 @@
+//! Batch handling: how a function's records end (contract §2, "Nothing lost").
+//!
+//! - [`sqs`]: an SQS batch with `ReportBatchItemFailures`: each record is applied, rejected to
+//!   `rejected-events`, or reported for redelivery; one bad record never fails the batch.
+//! - [`stream`]: a DynamoDB Streams batch: units of work in shard order, stopping at the first
+//!   failure and reporting its sequence number, so Lambda resumes exactly there.
+
+pub mod sqs;
+pub mod stream;
+
+pub use sqs::{Applied, ApplyError, BoxError, EventHandler, SqsBatchProcessor};
+pub use stream::in_shard_order;

@@ -1,0 +1,65 @@
+//! Processing a DynamoDB Streams batch in shard order.
+//!
+//! Records of one item arrive in order on one shard, and Lambda resumes a shard from the sequence
+//! number a response names. So a stream function works through its units of work (a record, or
+//! all of one customer's records) in order, stops at the first that fails, and names the first
+//! sequence number of that unit: everything before it is done, and everything from it on is
+//! delivered again (re-applying a done unit is a no-op, since every write is idempotent).
+
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use std::fmt::Display;
+use std::future::Future;
+
+/// Applies `units` (each with the sequence number to resume from if it fails) in order, and stops
+/// at the first failure.
+pub async fn in_shard_order<T, E, F, Fut>(
+    units: impl IntoIterator<Item = (String, T)>,
+    mut apply: F,
+) -> DynamoDbEventResponse
+where
+    E: Display,
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let mut response = DynamoDbEventResponse::default();
+    for (sequence, unit) in units {
+        if let Err(error) = apply(unit).await {
+            tracing::warn!(sequence, error = %error, outcome = "retry", "stream record failed");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stops_at_the_first_failure_and_names_it() {
+        let mut applied = Vec::new();
+        let units = [("1", 1), ("2", 2), ("3", 3)].map(|(s, n)| (s.to_owned(), n));
+        let response = in_shard_order(units, |n| {
+            applied.push(n);
+            async move { if n == 2 { Err("boom") } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(applied, [1, 2], "nothing after the failure");
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, [Some("2".to_owned())]);
+    }
+
+    #[tokio::test]
+    async fn a_clean_batch_reports_nothing() {
+        let units = [("1".to_owned(), ())];
+        let response = in_shard_order(units, |()| async { Ok::<(), &str>(()) }).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+}

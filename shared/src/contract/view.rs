@@ -1,0 +1,65 @@
+//! The customer view (contract §4): the one JSON document every channel shows. Arrays are sorted
+//! by their id or SKU, and no field is omitted (`preferred_size` and `reason_code` are `null` when
+//! absent). [`crate::domain::projection`] computes it from a customer's state.
+
+use super::event::{Channel, Fulfillment, OrderStatus};
+use super::rejection::ReasonCode;
+use crate::domain::cart::CartLine;
+use crate::domain::loyalty::DecisionStatus;
+use crate::domain::refund::RefundStatus;
+use crate::domain::wishlist::WishlistItem;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub customer_id: String,
+    pub version: u64,
+    pub cart: Vec<CartLine>,
+    pub wishlist: Vec<WishlistItem>,
+    pub loyalty: LoyaltyView,
+    pub orders: Vec<OrderView>,
+    pub refunds: Vec<RefundView>,
+    pub redemptions: Vec<RedemptionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoyaltyView {
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub channel: Channel,
+    pub fulfillment: Fulfillment,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub total_minor: u64,
+    pub refunded_minor: u64,
+    pub lines: Vec<OrderLineView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price_minor: u64,
+    pub refunded_quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundView {
+    pub refund_id: String,
+    pub order_id: String,
+    pub channel: Channel,
+    pub status: RefundStatus,
+    pub amount_minor: u64,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionView {
+    pub redemption_id: String,
+    pub points: i64,
+    pub status: DecisionStatus,
+}

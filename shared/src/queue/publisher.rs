@@ -1,0 +1,68 @@
+//! Sending one JSON message to one queue. Every outbound message goes through here, so encoding
+//! and error context are the same for rejections, view updates and notifications.
+
+use aws_sdk_sqs::types::MessageAttributeValue;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("could not encode a message: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("could not send to {queue_url}: {}", aws_sdk_sqs::error::DisplayErrorContext(.source))]
+    Send {
+        queue_url: String,
+        #[source]
+        source: Box<aws_sdk_sqs::Error>,
+    },
+}
+
+/// Sends messages to SQS queues. Cheap to clone (the client is shared).
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Publisher {
+    pub fn new(sqs: aws_sdk_sqs::Client) -> Self {
+        Publisher { sqs }
+    }
+
+    /// Encodes `message` as JSON and sends it, with `attributes` as string message attributes.
+    pub async fn publish<T: Serialize>(
+        &self,
+        queue_url: &str,
+        message: &T,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), PublishError> {
+        self.send_body(queue_url, &serde_json::to_string(message)?, attributes)
+            .await
+    }
+
+    /// Sends an already encoded body (one message encoded once, sent to several queues).
+    pub async fn send_body(
+        &self,
+        queue_url: &str,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), PublishError> {
+        let failed = |source: aws_sdk_sqs::Error| PublishError::Send {
+            queue_url: queue_url.to_owned(),
+            source: Box::new(source),
+        };
+        let mut send = self
+            .sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body);
+        for (name, value) in attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(|e| failed(e.into()))?;
+            send = send.message_attributes(*name, attribute);
+        }
+        send.send().await.map_err(|e| failed(e.into()))?;
+        Ok(())
+    }
+}
