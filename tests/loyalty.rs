@@ -3,34 +3,14 @@
 
 use crate::support::faults::{LoseWriteResponses, RefuseWrites};
 use crate::support::{
-    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, invoke_sample_json,
-    rejected, sample_len, stack,
+    clients_with, customer, event, invoke_sample, invoke_sample_json, placed, rejected, sample_len,
+    send_all, stack,
 };
 use omnisync::domain::customer::CustomerState;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn order(order_id: &str, customer_id: &str, lines: Value) -> Value {
-    event(
-        &format!("place-{order_id}"),
-        1_000,
-        customer_id,
-        "web",
-        "order.placed",
-        json!({"order_id": order_id, "currency": "EUR", "fulfillment": "ship", "lines": lines}),
-    )
-}
-
-fn queue_of(e: &Value) -> &'static str {
-    match e["type"].as_str().unwrap().split('.').next().unwrap() {
-        "order" => "order-events",
-        "refund" => "refund-events",
-        "loyalty" => "loyalty-events",
-        other => panic!("no queue for {other}"),
-    }
-}
 
 fn entries(state: &CustomerState) -> BTreeMap<String, i64> {
     state
@@ -79,26 +59,6 @@ async fn wait_for(
     }
 }
 
-async fn send_all(stack: &xtask::local::LocalStack, events: &[Value]) {
-    for queue in ["order-events", "refund-events", "loyalty-events"] {
-        let mine: Vec<Value> = events
-            .iter()
-            .filter(|e| queue_of(e) == queue)
-            .cloned()
-            .collect();
-        if !mine.is_empty() {
-            stack.send(queue, &bodies(&mine)).await.unwrap();
-        }
-    }
-    stack
-        .wait_drained(
-            &["order-events", "refund-events", "loyalty-events"],
-            DRAIN_LIMIT,
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() {
     omnisync::telemetry::init();
@@ -117,19 +77,22 @@ async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() 
         )
     };
     let mut mix = vec![
-        order(
+        placed(
             "o-1",
             "c-1",
+            1_000,
             json!([{"sku": "A", "quantity": 2, "unit_price_minor": 6000}]),
         ),
-        order(
+        placed(
             "o-2",
             "c-1",
+            1_000,
             json!([{"sku": "B", "quantity": 1, "unit_price_minor": 5050}]),
         ),
-        order(
+        placed(
             "o-3",
             "c-1",
+            1_000,
             json!([{"sku": "C", "quantity": 3, "unit_price_minor": 333}]),
         ),
         refund("r-1", "o-1", "A", 1),
@@ -248,9 +211,10 @@ async fn racing_redemptions_never_take_the_balance_below_zero() {
     let _second_fleet = stack.extra_runner(&stack.clients(), 3).unwrap();
     send_all(
         &stack,
-        &[order(
+        &[placed(
             "o-1",
             "c-1",
+            1_000,
             json!([{"sku": "A", "quantity": 1, "unit_price_minor": 10_000}]),
         )],
     )
@@ -308,9 +272,10 @@ async fn a_stream_record_whose_processing_failed_is_retried_and_applied_once() {
         .unwrap();
     send_all(
         &stack,
-        &[order(
+        &[placed(
             "o-flaky",
             "c-1",
+            1_000,
             json!([{"sku": "A", "quantity": 1, "unit_price_minor": 4_200}]),
         )],
     )
@@ -348,9 +313,10 @@ async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_
     for order_id in ["o-a", "o-poison", "o-b"] {
         send_all(
             &stack,
-            &[order(
+            &[placed(
                 order_id,
                 "c-1",
+                1_000,
                 json!([{"sku": "A", "quantity": 1, "unit_price_minor": 1_000}]),
             )],
         )
@@ -399,9 +365,10 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
         .unwrap();
     send_all(
         &stack,
-        &[order(
+        &[placed(
             "o-2001",
             "c-ava",
+            1_000,
             json!([{"sku": "JKT-RAIN-S", "quantity": 2, "unit_price_minor": 8999}]),
         )],
     )
@@ -493,9 +460,10 @@ async fn dynamodb_requests_per_ledger_entry_and_decision() {
         .unwrap();
     send_all(
         &stack,
-        &[order(
+        &[placed(
             "o-1",
             "c-1",
+            1_000,
             json!([{"sku": "A", "quantity": 1, "unit_price_minor": 10_000}]),
         )],
     )

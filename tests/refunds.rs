@@ -2,21 +2,12 @@
 //! channel and however many at once.
 
 use crate::support::faults::counts;
-use crate::support::{DRAIN_LIMIT, bodies, customer, event, rejected, rejected_reasons, stack};
+use crate::support::{
+    DRAIN_LIMIT, bodies, customer, event, placed, rejected, rejected_reasons, stack,
+};
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-fn placed(order_id: &str, customer_id: &str, at: i64, lines: Value) -> Value {
-    event(
-        &format!("place-{order_id}"),
-        at,
-        customer_id,
-        "web",
-        "order.placed",
-        json!({"order_id": order_id, "currency": "EUR", "fulfillment": "ship", "lines": lines}),
-    )
-}
 
 fn refund(
     refund_id: &str,

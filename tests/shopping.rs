@@ -4,8 +4,8 @@
 use crate::support::faults::RequestCounter;
 use crate::support::faults::counts;
 use crate::support::{
-    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, rejected, rejected_reasons,
-    sample_len, stack,
+    DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, queue_of, rejected,
+    rejected_reasons, sample_len, stack,
 };
 use omnisync::domain::customer::CustomerState;
 use rand::Rng;
@@ -164,16 +164,6 @@ fn shown_orders(state: &CustomerState) -> Vec<(String, String, u64)> {
             )
         })
         .collect()
-}
-
-fn queue_of(e: &Value) -> &'static str {
-    match e["type"].as_str().unwrap().split('.').next().unwrap() {
-        "cart" => "cart-events",
-        "wishlist" => "wishlist-events",
-        "order" => "order-events",
-        "identity" => "identity-events",
-        other => panic!("no queue for {other}"),
-    }
 }
 
 /// A random day for three customers and three guests on every channel: cart and wishlist ops

@@ -1,7 +1,7 @@
 //! End to end for the customer view: the fan-out from the state table's stream to every
 //! channel-updates queue, against the operator's view of the same tables.
 
-use crate::support::{DRAIN_LIMIT, bodies, customer, event, stack};
+use crate::support::{customer, event, send_all, stack};
 use omnisync::contract::{CustomerView, ViewChanged};
 use omnisync::store::Table;
 use rand::seq::SliceRandom;
@@ -15,29 +15,6 @@ const CHANNEL_QUEUES: [&str; 4] = [
     "channel-updates-store",
     "channel-updates-call_center",
 ];
-
-fn queue_of(e: &Value) -> String {
-    format!(
-        "{}-events",
-        e["type"].as_str().unwrap().split('.').next().unwrap()
-    )
-}
-
-async fn send_all(stack: &xtask::local::LocalStack, events: &[Value]) {
-    let queues = stack.ingress_queues();
-    for queue in &queues {
-        let mine: Vec<Value> = events
-            .iter()
-            .filter(|e| queue_of(e) == *queue)
-            .cloned()
-            .collect();
-        if !mine.is_empty() {
-            stack.send(queue, &bodies(&mine)).await.unwrap();
-        }
-    }
-    let names: Vec<&str> = queues.iter().map(String::as_str).collect();
-    stack.wait_drained(&names, DRAIN_LIMIT).await.unwrap();
-}
 
 /// Everything the channels received, per channel, in arrival order; read until every customer's
 /// newest message on every channel carries the customer's current version.

@@ -92,6 +92,47 @@ pub fn event(
     body
 }
 
+/// An `order.placed` (`place-<order_id>`, web, shipped, EUR) with the given lines.
+pub fn placed(order_id: &str, customer_id: &str, at_ms: i64, lines: Value) -> Value {
+    event(
+        &format!("place-{order_id}"),
+        at_ms,
+        customer_id,
+        "web",
+        "order.placed",
+        json!({"order_id": order_id, "currency": "EUR", "fulfillment": "ship", "lines": lines}),
+    )
+}
+
+/// The ingress queue an event body's type is sent on (contract §3).
+pub fn queue_of(body: &Value) -> &'static str {
+    let event_type = body["type"].as_str().unwrap_or_default();
+    omnisync::contract::EventType::parse(event_type)
+        .unwrap_or_else(|| panic!("no queue for type {event_type}"))
+        .queue()
+        .logical_name()
+}
+
+/// Sends every event to its ingress queue (in the given order within each queue) and waits until
+/// those queues are drained.
+pub async fn send_all(stack: &LocalStack, events: &[Value]) {
+    let mut queues: Vec<&str> = Vec::new();
+    for event in events {
+        if !queues.contains(&queue_of(event)) {
+            queues.push(queue_of(event));
+        }
+    }
+    for queue in &queues {
+        let mine: Vec<Value> = events
+            .iter()
+            .filter(|e| queue_of(e) == *queue)
+            .cloned()
+            .collect();
+        stack.send(queue, &bodies(&mine)).await.unwrap();
+    }
+    stack.wait_drained(&queues, DRAIN_LIMIT).await.unwrap();
+}
+
 /// The cart rule of CONTRACT.md §3, written out independently of `omnisync::domain`: sort a
 /// customer's ops by `(occurred_at, event_id)` and fold each SKU from 0.
 pub fn reference_cart(events: &[Value], customer_id: &str) -> Vec<Value> {
