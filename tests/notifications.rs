@@ -2,7 +2,11 @@
 //! late and repeated reports, size matching, and exactly one notification per customer per
 //! restock.
 
-use crate::support::{DRAIN_LIMIT, bodies, event, stack};
+use crate::support::faults::{LoseWriteResponses, RefuseWrites, RequestCounter};
+use crate::support::{
+    DRAIN_LIMIT, bodies, clients_with, clients_with_sqs, event, invoke_sample_with, stack,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -51,7 +55,7 @@ type Sent = (String, String, Option<String>, Option<String>);
 async fn notifications(stack: &xtask::local::LocalStack) -> BTreeSet<Sent> {
     let mut ids = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    for body in stack.drain("notifications").await.unwrap() {
+    for body in stack.drain("notifications.fifo").await.unwrap() {
         let n: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(n["type"], "wishlist.back_in_stock");
         assert!(
@@ -313,4 +317,109 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
             json!([{"sku": "SNK-AIR-42", "quantity": 2}])
         );
     }
+}
+
+/// A wisher of `JKT-RAIN` in M (c-dan) and the report before the restock, with the runner
+/// stopped: the restock sample is then invoked by hand, with whatever clients a test needs.
+async fn before_the_restock(test: &str) -> Option<xtask::local::LocalStack> {
+    let mut stack = stack(test, &[]).await?;
+    stack
+        .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
+        .unwrap();
+    stack
+        .send(
+            "wishlist-events",
+            &bodies(&[wish("w-1", "c-dan", "JKT-RAIN", Some("M"))]),
+        )
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["wishlist-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    stack.stop_runner();
+    let response =
+        crate::support::invoke_sample(&stack, NOTIFIER, "availability-notifier/sqs-valid.json")
+            .await;
+    assert!(response.batch_item_failures.is_empty());
+    Some(stack)
+}
+
+const NOTIFIER: &str = "AvailabilityNotifierFunction";
+const RESTOCK: &str = "availability-notifier/sqs-restock.json";
+
+fn dan_notified() -> BTreeSet<Sent> {
+    [(
+        "c-dan".to_owned(),
+        "JKT-RAIN".to_owned(),
+        Some("M".to_owned()),
+        None,
+    )]
+    .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_whose_response_is_lost_is_retried_and_the_queue_holds_one_notification() {
+    let Some(stack) = before_the_restock("notify-lost").await else {
+        return;
+    };
+    let lost = LoseWriteResponses::on("SendMessage", "JKT-RAIN", 1);
+    let clients = clients_with_sqs(&stack, lost.clone());
+    // The first delivery's send reaches the queue but its response is lost; whether the SDK or
+    // SQS (a batch item failure, then a redelivery) retries it, the retry sends the same message.
+    invoke_sample_with(&stack, &clients, NOTIFIER, RESTOCK).await;
+    let redelivered = invoke_sample_with(&stack, &clients, NOTIFIER, RESTOCK).await;
+    assert!(redelivered.batch_item_failures.is_empty());
+    assert_eq!(lost.fired(), 1, "the fault was injected");
+    assert_eq!(notifications(&stack).await, dan_notified());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notifier_that_dies_after_sending_and_before_recording_sends_one_notification_in_all() {
+    let Some(stack) = before_the_restock("notify-crash").await else {
+        return;
+    };
+    // Marking sent always fails: the invocation "dies" after its send, twice (the delivery and
+    // a redelivery within the window, which sends again: SQS drops the copy).
+    let refuse_mark = RefuseWrites::new("PutItem", r#"{"S":"sent"}"#);
+    let crashing = clients_with(&stack, refuse_mark.clone());
+    for delivery in ["first", "within the window"] {
+        let response = invoke_sample_with(&stack, &crashing, NOTIFIER, RESTOCK).await;
+        assert_eq!(response.batch_item_failures.len(), 1, "{delivery}");
+    }
+    assert_eq!(refuse_mark.refused(), 2);
+
+    // A redelivery after the window: the claim is older than the resend horizon, so nothing is
+    // sent (a copy now would reach the customer).
+    let claimed_long_ago = chrono::Utc::now().timestamp_millis()
+        - omnisync::store::FIFO_DEDUPLICATION_WINDOW_MS
+        - 60_000;
+    stack
+        .dynamodb()
+        .update_item()
+        .table_name(stack.table().unwrap())
+        .key("pk", AttributeValue::S("NOTIFIED#inv-jkt-002".into()))
+        .key("sk", AttributeValue::S("CUSTOMER#c-dan".into()))
+        .update_expression("SET claimed_at_ms = :t")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":t", AttributeValue::N(claimed_long_ago.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let counter = RequestCounter::default();
+    let late = invoke_sample_with(
+        &stack,
+        &clients_with_sqs(&stack, counter.clone()),
+        NOTIFIER,
+        RESTOCK,
+    )
+    .await;
+    assert!(late.batch_item_failures.is_empty());
+    assert_eq!(
+        counter.get("SendMessage"),
+        0,
+        "nothing sent after the window"
+    );
+
+    assert_eq!(notifications(&stack).await, dan_notified(), "one in all");
 }

@@ -80,7 +80,12 @@ async fn names_follow_prefix_and_logical_name() {
     let Some(stack) = stack_with_defaults("tpl-names").await else {
         return;
     };
-    for name in ["cart-events", "cart-events-dlq", "rejected-events"] {
+    for name in [
+        "cart-events",
+        "cart-events-dlq",
+        "rejected-events",
+        "notifications.fifo",
+    ] {
         assert!(
             stack.queue_url(name).is_ok(),
             "queue {}-{name}",

@@ -226,8 +226,18 @@ pub fn bodies(events: &[Value]) -> Vec<String> {
 /// Runs a sample trigger event from `events/` (what `sam local invoke -e` would send) through the
 /// function the template declares as `function`, built with the stack's environment.
 pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> SqsBatchResponse {
+    invoke_sample_with(stack, &stack.clients(), function, sample).await
+}
+
+/// Like [`invoke_sample`], with the function built on `clients` (e.g. with an interceptor).
+pub async fn invoke_sample_with(
+    stack: &LocalStack,
+    clients: &omnisync::aws::Clients,
+    function: &str,
+    sample: &str,
+) -> SqsBatchResponse {
     let spec = &stack.manifest.functions[function];
-    let built = xtask::functions::build(function, &stack.clients(), &spec.environment)
+    let built = xtask::functions::build(function, clients, &spec.environment)
         .expect("building the function");
     let path = xtask::workspace_root().join("events").join(sample);
     let event: SqsEvent =
@@ -259,6 +269,20 @@ pub fn sample_len(sample: &str) -> usize {
         serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
             .expect("an SQS event");
     event.records.len()
+}
+
+/// Clients whose SQS client carries `interceptor` (to count sends or lose a send's response).
+pub fn clients_with_sqs(
+    stack: &LocalStack,
+    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
+) -> omnisync::aws::Clients {
+    let config = aws_sdk_sqs::config::Builder::from(&stack.sdk)
+        .interceptor(interceptor)
+        .build();
+    omnisync::aws::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&stack.sdk),
+        sqs: aws_sdk_sqs::Client::from_conf(config),
+    }
 }
 
 /// Clients whose DynamoDB client carries `interceptor` (to count requests or inject faults).

@@ -456,7 +456,7 @@ async fn demo() -> Result<()> {
 
     let channels_match = show_channels(&stack, &story).await?;
     let mut notifications: Vec<Value> = Vec::new();
-    for body in stack.drain("notifications").await? {
+    for body in stack.drain("notifications.fifo").await? {
         let mut value: Value = serde_json::from_str(&body)?;
         println!("  notification {}", value);
         if let Some(object) = value.as_object_mut() {

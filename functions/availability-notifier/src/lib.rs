@@ -4,11 +4,14 @@
 //! makes (the report itself, or the one after it when a late 0 arrives) notify every customer
 //! whose wishlist holds the SKU, in a matching size, when the restock is processed. Candidates
 //! come from the sparse `wishlist-by-sku` index and are confirmed against the customer's folded
-//! wishlist (purchases and guest sign-ins included). Each notification is claimed (a conditional
-//! create), sent, then marked sent: a concurrent or later delivery of the same restock skips it
-//! or, while the claim is fresh, retries later. Only a delivery that died between sending and
-//! marking can cause a copy, after the claim's lease, and the `notification_id` is derived from
-//! the customer and the restock's `event_id`, so the consumer can drop it.
+//! wishlist (purchases and guest sign-ins included).
+//!
+//! Each notification goes to the FIFO queue `notifications.fifo` with its `notification_id` (the
+//! same for every delivery of the restock) as `MessageDeduplicationId` and the customer as
+//! `MessageGroupId`. Its claim is written before the first send and it is marked sent after: a
+//! redelivery (a lost send response, a crash before the mark) within the resend horizon sends it
+//! again and SQS drops the copy; one after the horizon never sends (see
+//! `omnisync::store::Claim`).
 
 use omnisync::aws::Clients;
 use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
@@ -37,8 +40,6 @@ pub fn function(
 pub enum NotifyError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("another delivery of this restock is sending a notification right now")]
-    InProgress,
     #[error(transparent)]
     Send(#[from] PublishError),
 }
@@ -100,9 +101,17 @@ impl AvailabilityNotifier {
                 .claim_notification(&restock.event_id, &customer_id, now_ms)
                 .await?
             {
+                Claim::Send => {}
                 Claim::AlreadySent => continue,
-                Claim::InProgress => return Err(NotifyError::InProgress),
-                Claim::Won => {}
+                Claim::PastWindow => {
+                    // Claimed more than the resend horizon ago and never marked sent: it may
+                    // have been sent, and a copy now would reach the customer. Taken as sent.
+                    tracing::warn!(customer_id, restock = %restock.event_id, outcome = "taken_as_sent", "a notification claimed before the deduplication window is not sent again");
+                    self.table
+                        .mark_sent(&restock.event_id, &customer_id)
+                        .await?;
+                    continue;
+                }
             }
             let notification = BackInStock::new(
                 &customer_id,
@@ -112,7 +121,12 @@ impl AvailabilityNotifier {
                 report.store_id.as_deref(),
             );
             self.publisher
-                .publish(&self.notifications_queue_url, &notification, &[])
+                .publish_fifo(
+                    &self.notifications_queue_url,
+                    &notification,
+                    &customer_id,
+                    &notification.notification_id,
+                )
                 .await?;
             self.table
                 .mark_sent(&restock.event_id, &customer_id)

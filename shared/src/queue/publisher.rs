@@ -38,12 +38,37 @@ impl Publisher {
             .await
     }
 
+    /// Encodes `message` and sends it to a FIFO queue in `group_id`, with an explicit
+    /// deduplication id: SQS drops any copy with the same id sent within its 5-minute
+    /// deduplication window, so a send retried after a lost response reaches consumers once.
+    pub async fn publish_fifo<T: Serialize>(
+        &self,
+        queue_url: &str,
+        message: &T,
+        group_id: &str,
+        deduplication_id: &str,
+    ) -> Result<(), PublishError> {
+        let body = serde_json::to_string(message)?;
+        self.send(queue_url, &body, &[], Some((group_id, deduplication_id)))
+            .await
+    }
+
     /// Sends an already encoded body (one message encoded once, sent to several queues).
     pub async fn send_body(
         &self,
         queue_url: &str,
         body: &str,
         attributes: &[(&str, &str)],
+    ) -> Result<(), PublishError> {
+        self.send(queue_url, body, attributes, None).await
+    }
+
+    async fn send(
+        &self,
+        queue_url: &str,
+        body: &str,
+        attributes: &[(&str, &str)],
+        fifo: Option<(&str, &str)>,
     ) -> Result<(), PublishError> {
         let failed = |source: aws_sdk_sqs::Error| PublishError::Send {
             queue_url: queue_url.to_owned(),
@@ -61,6 +86,11 @@ impl Publisher {
                 .build()
                 .map_err(|e| failed(e.into()))?;
             send = send.message_attributes(*name, attribute);
+        }
+        if let Some((group_id, deduplication_id)) = fifo {
+            send = send
+                .message_group_id(group_id)
+                .message_deduplication_id(deduplication_id);
         }
         send.send().await.map_err(|e| failed(e.into()))?;
         Ok(())

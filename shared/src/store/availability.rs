@@ -126,10 +126,8 @@ impl Table {
         self.item(notified_pk(restock_event_id), customer_pk(customer_id))
     }
 
-    /// Claims the right to send a customer's notification for a restock. Whoever claims it sends
-    /// and then calls [`Self::mark_sent`]; a claim older than [`CLAIM_LEASE_MS`] (its holder
-    /// died between claiming and marking) may be taken over, so nothing is lost (at worst a copy
-    /// with the same `notification_id` is sent).
+    /// Records, before the first send, that a customer's notification of a restock is being
+    /// sent, and says whether to send it now. See [`Claim`] for the rule.
     pub async fn claim_notification(
         &self,
         restock_event_id: &str,
@@ -142,24 +140,22 @@ impl Table {
             claimed_at_ms: now_ms,
         };
         if item.create(&fresh).await? {
-            return Ok(Claim::Won);
+            return Ok(Claim::Send);
         }
-        let mut outcome = Claim::InProgress;
-        item.update_existing(|marker: &mut NotificationMarker| {
-            if marker.state == NotificationState::Sent {
-                outcome = Claim::AlreadySent;
-                false
-            } else if now_ms - marker.claimed_at_ms >= CLAIM_LEASE_MS {
-                outcome = Claim::Won;
-                marker.claimed_at_ms = now_ms;
-                true
-            } else {
-                outcome = Claim::InProgress;
-                false
+        let (marker, _rev) = item.read_existing::<NotificationMarker>().await?;
+        Ok(match marker {
+            Some(marker) if marker.state == NotificationState::Sent => Claim::AlreadySent,
+            Some(marker) if now_ms - marker.claimed_at_ms < RESEND_HORIZON_MS => Claim::Send,
+            Some(_) => Claim::PastWindow,
+            // Markers are never deleted while their restock can be redelivered.
+            None => {
+                return Err(StoreError::Contention {
+                    pk: item.pk.clone(),
+                    sk: item.sk.clone(),
+                    attempts: 1,
+                });
             }
         })
-        .await?;
-        Ok(outcome)
     }
 
     pub async fn mark_sent(
@@ -178,23 +174,37 @@ impl Table {
     }
 }
 
-/// How long a claim to send a notification holds before another delivery may take it over.
-pub const CLAIM_LEASE_MS: i64 = 60_000;
+/// SQS FIFO's deduplication window: a message with the same deduplication id sent within it is
+/// accepted but never delivered.
+pub const FIFO_DEDUPLICATION_WINDOW_MS: i64 = 300_000;
 
+/// How long after its claim a notification may still be sent (again). Every send of one
+/// notification happens within this horizon of the claim, so any two sends are less than the
+/// deduplication window apart and SQS delivers one; the minute to spare covers a send that is
+/// slow to reach SQS.
+pub const RESEND_HORIZON_MS: i64 = FIFO_DEDUPLICATION_WINDOW_MS - 60_000;
+
+/// What to do about one customer's notification of one restock.
+///
+/// The claim is written before the first send, so whoever sends knows when sending began:
+/// - [`Claim::Send`]: no claim yet (this delivery wrote it), or a claim younger than
+///   [`RESEND_HORIZON_MS`] that was not marked sent (an earlier delivery died or lost the send's
+///   response, or is sending right now). Send; a copy inside the window is dropped by SQS.
+/// - [`Claim::AlreadySent`]: marked sent; nothing to do.
+/// - [`Claim::PastWindow`]: claimed longer ago than the horizon and never marked sent. A send
+///   now could reach a consumer a second time, so it is taken as sent and not sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// Send it, then mark it sent.
-    Won,
+    Send,
     AlreadySent,
-    /// Another delivery is sending it right now: try again later.
-    InProgress,
+    PastWindow,
 }
 
 /// Where sending one notification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum NotificationState {
-    /// Claimed by a delivery that is sending it.
+    /// Claimed: a send may have happened.
     Sending,
     Sent,
 }

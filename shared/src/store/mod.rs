@@ -66,7 +66,7 @@ mod view;
 mod wishlist;
 mod write;
 
-pub use availability::{CLAIM_LEASE_MS, Claim, TimelinePlace};
+pub use availability::{Claim, FIFO_DEDUPLICATION_WINDOW_MS, RESEND_HORIZON_MS, TimelinePlace};
 pub use loyalty::DebitCommit;
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;
