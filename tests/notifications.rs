@@ -2,7 +2,7 @@
 //! late and repeated reports, size matching, and exactly one notification per customer per
 //! restock.
 
-use crate::support::faults::{LoseWriteResponses, RefuseWrites, RequestCounter};
+use crate::support::faults::{LoseWriteResponses, RefuseWrites, RequestCounter, counts};
 use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, clients_with_sqs, event, invoke_sample_with, stack,
 };
@@ -422,4 +422,32 @@ async fn a_notifier_that_dies_after_sending_and_before_recording_sends_one_notif
     );
 
     assert_eq!(notifications(&stack).await, dan_notified(), "one in all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_per_restock_and_notification() {
+    let Some(stack) = before_the_restock("notify-cost").await else {
+        return;
+    };
+    let (dynamodb, sqs) = (RequestCounter::default(), RequestCounter::default());
+    let clients = omnisync::aws::Clients {
+        dynamodb: clients_with(&stack, dynamodb.clone()).dynamodb,
+        sqs: clients_with_sqs(&stack, sqs.clone()).sqs,
+    };
+    let response = invoke_sample_with(&stack, &clients, NOTIFIER, RESTOCK).await;
+    assert!(response.batch_item_failures.is_empty());
+    eprintln!(
+        "one restock, one wisher: DynamoDB {:?}, SQS {:?}",
+        dynamodb.snapshot(),
+        sqs.snapshot()
+    );
+    // The report (1 PutItem, 2 one-item Query for its neighbours), the audience (1 index Query,
+    // 1 Query of the wisher's partition), and the notification: its claim (1 PutItem), the send
+    // (1 SendMessage) and the mark (1 GetItem + 1 PutItem).
+    assert_eq!(
+        dynamodb.snapshot(),
+        counts(&[("GetItem", 1), ("PutItem", 3), ("Query", 4)])
+    );
+    assert_eq!(sqs.snapshot(), counts(&[("SendMessage", 1)]));
+    assert_eq!(notifications(&stack).await, dan_notified());
 }
