@@ -5,7 +5,7 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use omnisync::batch::in_shard_order;
 use omnisync::domain::loyalty::{self, LedgerEntry, entry_id};
 use omnisync::domain::order::Order;
-use omnisync::domain::refund::{RefundDecision, RefundStatus};
+use omnisync::domain::refund::{DecisionStatus, RefundDecision};
 use omnisync::store::key::{CustomerItem, customer_pk};
 use omnisync::store::stream::{Change, Image, ImageError};
 use omnisync::store::{StoreError, Table, retry_on_conflict};
@@ -62,7 +62,7 @@ pub fn effects_of(record: &EventRecord) -> Result<Vec<LedgerEffect>, RecordError
         CustomerItem::Refund(_) => {
             let old: Option<RefundDecision> = change.image(Image::Old)?;
             if let (None, Some(refund)) = (old, change.image::<RefundDecision>(Image::New)?)
-                && refund.status == RefundStatus::Approved
+                && refund.status == DecisionStatus::Approved
                 && refund.points_reversed != 0
             {
                 effects.push(LedgerEffect {

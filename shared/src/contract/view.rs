@@ -5,8 +5,6 @@
 use super::event::{Channel, Fulfillment, OrderStatus};
 use super::rejection::ReasonCode;
 use crate::domain::cart::CartLine;
-use crate::domain::loyalty::DecisionStatus;
-use crate::domain::refund::RefundStatus;
 use crate::domain::wishlist::WishlistItem;
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +50,7 @@ pub struct RefundView {
     pub refund_id: String,
     pub order_id: String,
     pub channel: Channel,
-    pub status: RefundStatus,
+    pub status: DecisionStatus,
     pub amount_minor: u64,
     pub reason_code: Option<ReasonCode>,
 }
@@ -62,4 +60,28 @@ pub struct RedemptionView {
     pub redemption_id: String,
     pub points: i64,
     pub status: DecisionStatus,
+}
+
+/// The status of an order-dependent decision (a refund, a redemption or adjustment): approved or
+/// rejected, as the customer view shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionStatus {
+    Approved,
+    Rejected,
+}
+
+impl DecisionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionStatus::Approved => "approved",
+            DecisionStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl PartialEq<&str> for DecisionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }

@@ -14,6 +14,7 @@
 //!   time. Only reversals and cancellations may take a balance below 0.
 
 use crate::contract::LoyaltyEvent;
+pub use crate::contract::view::DecisionStatus;
 use serde::{Deserialize, Serialize};
 
 /// Points per 100 minor units.
@@ -52,29 +53,6 @@ pub struct LedgerEntry {
 pub enum DebitKind {
     Redemption,
     Adjustment,
-}
-
-/// Approved or rejected (`insufficient_points`, the only reason a debit is refused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionStatus {
-    Approved,
-    Rejected,
-}
-
-impl DecisionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionStatus::Approved => "approved",
-            DecisionStatus::Rejected => "rejected",
-        }
-    }
-}
-
-impl PartialEq<&str> for DecisionStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
 }
 
 /// A redemption or adjustment as the ledger sees it.

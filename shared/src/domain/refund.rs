@@ -13,31 +13,9 @@
 
 use super::loyalty;
 use super::order::{Order, PurchasedLine};
+pub use crate::contract::view::DecisionStatus;
 use crate::contract::{Channel, CustomerEvent, ReasonCode, RefundLine, RefundRequested};
 use serde::{Deserialize, Serialize};
-
-/// Approved or rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundStatus {
-    Approved,
-    Rejected,
-}
-
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Approved => "approved",
-            RefundStatus::Rejected => "rejected",
-        }
-    }
-}
-
-impl PartialEq<&str> for RefundStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
 
 /// A refund decision, kept in the requester's partition; never changed once made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +27,7 @@ pub struct RefundDecision {
     pub channel: Channel,
     /// The `refund.requested` event that was decided.
     pub decided_by: crate::contract::EventKey,
-    pub status: RefundStatus,
+    pub status: DecisionStatus,
     pub amount_minor: u64,
     #[serde(default)]
     pub reason_code: Option<ReasonCode>,
@@ -110,11 +88,11 @@ pub fn decide(request: &CustomerEvent<RefundRequested>, found: OrderFound) -> Re
     };
     match check(&request.customer_id, view, &refund.lines) {
         Decision::Rejected(reason) => {
-            RefundOutcome::Rejected(decision(RefundStatus::Rejected, Some(reason), 0, 0))
+            RefundOutcome::Rejected(decision(DecisionStatus::Rejected, Some(reason), 0, 0))
         }
         Decision::Approved(approval) => RefundOutcome::Approved {
             decision: decision(
-                RefundStatus::Approved,
+                DecisionStatus::Approved,
                 None,
                 approval.amount_minor,
                 approval.points_reversed,
