@@ -477,9 +477,12 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
         response.batch_item_failures.is_empty(),
         "rejections are handled, not retried"
     );
-    assert_eq!(
-        rejected(&stack).await.len(),
-        sample_len("cart-sync/sqs-invalid.json")
-    );
+    let rejections = rejected(&stack).await;
+    assert_eq!(rejections.len(), sample_len("cart-sync/sqs-invalid.json"));
+    let clock_ahead = rejections
+        .iter()
+        .find(|r| r["event_id"] == "ev-clock-ahead")
+        .expect("the event dated an hour after it was sent is rejected");
+    assert_eq!(clock_ahead["reason_code"], "invalid_field");
     assert_eq!(stored_cart(&stack, "c-ava").await, cart);
 }

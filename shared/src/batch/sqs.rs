@@ -169,7 +169,11 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
         record: &'a SqsMessage,
         body: &str,
     ) -> Result<(H::Input, LogFields<'a>), Rejection> {
-        let event = parse_event(body)?;
+        let sent_at_ms = record
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|t| t.parse::<i64>().ok());
+        let event = parse_event(body, sent_at_ms)?;
         let fields = LogFields {
             message_id: record.message_id.as_deref().unwrap_or_default(),
             event_id: event.event_id().to_owned(),

@@ -24,5 +24,5 @@ pub use order::EventKey;
 pub use outbound::{BackInStock, RejectedEvent, ViewChanged, notification_id};
 pub use queue::{CustomerEvent, CustomerPayload, Queue, QueueInput, StockEvent};
 pub use rejection::{ReasonCode, Rejection};
-pub use validate::{MAX_BODY_BYTES, parse_event};
+pub use validate::{MAX_BODY_BYTES, MAX_CLOCK_AHEAD_MS, parse_event};
 pub use view::CustomerView;

@@ -6,7 +6,8 @@
 //! 3. `schema_version` (a v2 body may legitimately carry fields and types v1 does not know);
 //! 4. unknown top-level fields;
 //! 5. `type`;
-//! 6. the other envelope fields, in the contract's table order;
+//! 6. the other envelope fields, in the contract's table order (`occurred_at` includes the
+//!    future-clock rule against the message's `SentTimestamp`);
 //! 7. the payload: unknown fields first, then fields in the contract's order.
 //!
 //! Within an object a field is `missing_field` when absent, `invalid_field` when `null` (for a
@@ -44,8 +45,14 @@ const MAX_AVAILABLE_QUANTITY: i64 = 1_000_000;
 const MAX_SIZE_CHARS: usize = 16;
 const MAX_REASON_CHARS: usize = 256;
 
-/// Validates one message body against contract v1.
-pub fn parse_event(body: &str) -> Result<Event, Rejection> {
+/// How far ahead of the message's send time an `occurred_at` may be (§1, v1.1): 5 minutes.
+pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
+
+/// Validates one message against the contract: its body, and, when the message's SQS
+/// `SentTimestamp` is known (`sent_at_ms`), that `occurred_at` is not more than
+/// [`MAX_CLOCK_AHEAD_MS`] after it (a channel whose clock runs ahead must not override every later
+/// edit). Events dated in the past are always accepted.
+pub fn parse_event(body: &str, sent_at_ms: Option<i64>) -> Result<Event, Rejection> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Rejection::new(
             ReasonCode::TooLarge,
@@ -109,6 +116,17 @@ pub fn parse_event(body: &str) -> Result<Event, Rejection> {
             "must be an RFC 3339 date-time with an offset",
         )
     })?;
+    if let Some(sent_at_ms) = sent_at_ms
+        && at_ms - sent_at_ms > MAX_CLOCK_AHEAD_MS
+    {
+        return Err(top.invalid(
+            "occurred_at",
+            &format!(
+                "is {} ms after the message was sent; at most {MAX_CLOCK_AHEAD_MS} ms ahead is accepted",
+                at_ms - sent_at_ms
+            ),
+        ));
+    }
     let store_id = top.optional_id("store_id", IdRule::Id)?;
     if channel == Channel::Store && store_id.is_none() {
         return Err(top.missing("store_id", "is required when `channel` is `store`"));

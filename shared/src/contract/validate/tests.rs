@@ -57,7 +57,7 @@ fn valid_bodies() -> Vec<Value> {
 }
 
 fn parse(value: &Value) -> Result<Event, Rejection> {
-    parse_event(&value.to_string())
+    parse_event(&value.to_string(), None)
 }
 
 /// Applies `edit` to a valid cart body and expects `reason` with a detail naming `field`.
@@ -125,7 +125,10 @@ fn occurred_at_is_truncated_to_the_millisecond_in_utc() {
 #[test]
 fn size_and_syntax() {
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-    assert_eq!(parse_event(&huge).unwrap_err().reason, ReasonCode::TooLarge);
+    assert_eq!(
+        parse_event(&huge, None).unwrap_err().reason,
+        ReasonCode::TooLarge
+    );
     for body in [
         "",
         "{",
@@ -136,7 +139,7 @@ fn size_and_syntax() {
         "{\"a\":NaN}",
     ] {
         assert_eq!(
-            parse_event(body).unwrap_err().reason,
+            parse_event(body, None).unwrap_err().reason,
             ReasonCode::MalformedJson,
             "{body}"
         );
@@ -558,4 +561,33 @@ fn order_total_is_the_sum_of_lines() {
         panic!("not an order");
     };
     assert_eq!(order.total_minor(), 12_000);
+}
+
+#[test]
+fn an_occurred_at_more_than_five_minutes_after_sending_is_invalid() {
+    let body = valid_bodies().remove(0);
+    let at_ms = parse(&body).unwrap().key.at_ms;
+    let text = body.to_string();
+    // Sent exactly 5 minutes before it occurred: accepted; one millisecond more: refused.
+    assert!(parse_event(&text, Some(at_ms - MAX_CLOCK_AHEAD_MS)).is_ok());
+    let ahead = parse_event(&text, Some(at_ms - MAX_CLOCK_AHEAD_MS - 1)).unwrap_err();
+    assert_eq!(ahead.reason, ReasonCode::InvalidField);
+    assert!(ahead.detail.contains("occurred_at"), "{}", ahead.detail);
+    // Dated in the past (a late store upload): always accepted.
+    assert!(parse_event(&text, Some(at_ms + 400 * 24 * 3_600_000)).is_ok());
+}
+
+#[test]
+fn the_clock_rule_comes_in_its_place_in_the_check_order() {
+    let mut body = valid_bodies().remove(0);
+    let at_ms = parse(&body).unwrap().key.at_ms;
+    body["payload"]["nope"] = json!(1);
+    // occurred_at is an envelope field: checked before the payload's unknown field.
+    let rejection = parse_event(&body.to_string(), Some(at_ms - 3_600_000)).unwrap_err();
+    assert_eq!(rejection.reason, ReasonCode::InvalidField);
+    assert!(
+        rejection.detail.contains("occurred_at"),
+        "{}",
+        rejection.detail
+    );
 }
