@@ -5,7 +5,7 @@ use crate::support::faults::RequestCounter;
 use crate::support::faults::counts;
 use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, customer, event, invoke_sample, queue_of, rejected,
-    rejected_reasons, sample_len, stack,
+    rejected_reasons, sample_len, send_all, stack,
 };
 use omnisync::domain::customer::CustomerState;
 use rand::Rng;
@@ -723,4 +723,94 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
             .collect::<Vec<_>>(),
         vec![json!({"sku": "JKT-RAIN", "preferred_size": "M"})]
     );
+}
+
+/// The guest's cart ops show in exactly one place: the guest's own cart, or its customer's.
+async fn guest_cart_is_visible_once(stack: &xtask::local::LocalStack, when: &str) {
+    let guest = customer(stack, "g-half").await;
+    let owner = customer(stack, "c-half").await;
+    let seen = |state: &CustomerState| state.shopping.cart.iter().any(|l| l.sku == "G-SKU");
+    assert!(
+        seen(&guest) ^ seen(&owner),
+        "{when}: the guest's line is in the guest's cart ({}) xor the customer's ({})",
+        seen(&guest),
+        seen(&owner)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guest_link_interrupted_between_its_two_writes_leaves_the_guest_s_ops_visible() {
+    for refused in ["IDENTITY#LINKED_TO", "IDENTITY#GUEST#"] {
+        let Some(mut stack) = stack("link-half", &[]).await else {
+            return;
+        };
+        stack
+            .start_runner_for(&stack.clients(), 1, &["CartSyncFunction"])
+            .unwrap();
+        send_all(
+            &stack,
+            &[event(
+                "g-add",
+                1_000,
+                "g-half",
+                "app",
+                "cart.item_added",
+                json!({"sku": "G-SKU", "quantity": 1}),
+            )],
+        )
+        .await;
+        // One of the link's two writes is refused: the link fails part-way, however often it is
+        // delivered.
+        let refuse = crate::support::faults::RefuseWrites::new("PutItem", refused);
+        let _interrupted = stack
+            .extra_runner_for(
+                &clients_with(&stack, refuse.clone()),
+                1,
+                &["IdentitySyncFunction"],
+            )
+            .unwrap();
+        stack
+            .send(
+                "identity-events",
+                &bodies(&[event(
+                    "link-half",
+                    2_000,
+                    "c-half",
+                    "web",
+                    "identity.linked",
+                    json!({"anonymous_id": "g-half"}),
+                )]),
+            )
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while refuse.refused() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write was never tried"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        guest_cart_is_visible_once(&stack, &format!("{refused} refused")).await;
+        drop(_interrupted);
+        // The fault clears: a redelivery completes the link.
+        stack
+            .start_runner_for(&stack.clients(), 1, &["IdentitySyncFunction"])
+            .unwrap();
+        stack
+            .wait_drained(&["identity-events"], DRAIN_LIMIT)
+            .await
+            .unwrap();
+        guest_cart_is_visible_once(&stack, "after the link").await;
+        assert!(
+            customer(&stack, "c-half")
+                .await
+                .shopping
+                .cart
+                .iter()
+                .any(|l| l.sku == "G-SKU"),
+            "{refused}: linked in the end"
+        );
+        stack.shutdown();
+    }
 }

@@ -245,3 +245,69 @@ async fn dynamodb_requests_per_view_change() {
         BTreeMap::from([("Query".to_owned(), 1), ("UpdateItem".to_owned(), 1)])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_whose_guest_link_loses_to_an_earlier_one_is_published_without_the_guest() {
+    let Some(mut stack) = stack("view-relink", &[]).await else {
+        return;
+    };
+    stack.start_runner(1).unwrap();
+    let link = |event_id: &str, at_ms: i64, customer_id: &str| {
+        event(
+            event_id,
+            at_ms,
+            customer_id,
+            "web",
+            "identity.linked",
+            json!({"anonymous_id": "g-5"}),
+        )
+    };
+    let guest_line = json!([{"sku": "G", "quantity": 1}]);
+    // The later link arrives first: c-y shows the guest's cart on every channel.
+    send_all(
+        &stack,
+        &[
+            event(
+                "g5-add",
+                1_000,
+                "g-5",
+                "app",
+                "cart.item_added",
+                json!({"sku": "G", "quantity": 1}),
+            ),
+            link("link-late", 3_000, "c-y"),
+        ],
+    )
+    .await;
+    let updates = channel_updates(&stack, &["c-y"]).await;
+    let newest_cart = |updates: &BTreeMap<&str, Vec<ViewChanged>>, queue: &str, id: &str| {
+        let newest = updates[queue]
+            .iter()
+            .filter(|u| u.customer_id == id)
+            .max_by_key(|u| u.version)
+            .expect("an update")
+            .view
+            .clone();
+        (serde_json::to_value(&newest.cart).unwrap(), newest)
+    };
+    assert_eq!(
+        newest_cart(&updates, CHANNEL_QUEUES[0], "c-y").0,
+        guest_line
+    );
+
+    // The earlier link wins when it arrives: the guest's ops move to c-x, and c-y's channels
+    // get a new version without them.
+    send_all(&stack, &[link("link-early", 2_000, "c-x")]).await;
+    let updates = channel_updates(&stack, &["c-x", "c-y"]).await;
+    let table = Table::new(stack.dynamodb(), stack.table().unwrap());
+    for queue in CHANNEL_QUEUES {
+        let (y_cart, y_view) = newest_cart(&updates, queue, "c-y");
+        assert_eq!(
+            y_cart,
+            json!([]),
+            "{queue}: c-y no longer shows the guest's cart"
+        );
+        assert_eq!(y_view, table.current_view("c-y").await.unwrap(), "{queue}");
+        assert_eq!(newest_cart(&updates, queue, "c-x").0, guest_line, "{queue}");
+    }
+}

@@ -3,7 +3,7 @@
 //! are committed against what was read, and one reader of transaction cancellation reasons.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put};
 use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -187,6 +187,44 @@ impl Versioned<'_> {
             .condition_expression("#rev = :rev")
             .expression_attribute_names("#rev", REV)
             .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+            .build()
+            .map_err(|e| self.request_error("TransactWriteItems", e.into()))
+    }
+
+    /// Writes `body` on condition that the item is still at `rev` (absent when `rev` is 0):
+    /// [`Commit::Conflict`] when someone wrote it since.
+    pub async fn put_at<T: Serialize>(&self, body: &T, rev: u64) -> Result<Commit<()>, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table)
+            .set_item(Some(self.encode(body, rev + 1)?));
+        let put = if rev == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#rev = :rev")
+                .expression_attribute_names("#rev", REV)
+                .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+        };
+        match put.send().await {
+            Ok(_) => Ok(Commit::Done(())),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Commit::Conflict)
+            }
+            Err(err) => Err(self.request_error("PutItem", err.into())),
+        }
+    }
+
+    /// A `Delete` of the item for a transaction (unconditional: deleting an absent item is fine).
+    pub(crate) fn delete_op(&self) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(self.table)
+            .key(PK, AttributeValue::S(self.pk.clone()))
+            .key(SK, AttributeValue::S(self.sk.clone()))
             .build()
             .map_err(|e| self.request_error("TransactWriteItems", e.into()))
     }
