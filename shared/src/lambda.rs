@@ -16,18 +16,20 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 
-pub use crate::batch::BoxError;
+pub use crate::batch::{BoxError, Deadline};
 
 /// One Lambda function: the event it is invoked with and the response it returns, both JSON.
 pub trait Function: Send + Sync {
     type Event: DeserializeOwned + Send;
     type Response: Serialize;
 
-    /// Handles one invocation. An `Err` fails the whole invocation (Lambda retries it); handlers
-    /// report per-record failures in the response instead wherever the trigger allows.
+    /// Handles one invocation, answering before `deadline`. An `Err` fails the whole invocation
+    /// (Lambda retries it); handlers report per-record failures in the response instead wherever
+    /// the trigger allows.
     fn invoke(
         &self,
         event: Self::Event,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<Self::Response, BoxError>> + Send;
 }
 
@@ -35,8 +37,12 @@ impl<H: EventHandler> Function for SqsBatchProcessor<H> {
     type Event = SqsEvent;
     type Response = SqsBatchResponse;
 
-    async fn invoke(&self, event: SqsEvent) -> Result<SqsBatchResponse, BoxError> {
-        Ok(self.process(event).await)
+    async fn invoke(
+        &self,
+        event: SqsEvent,
+        deadline: Deadline,
+    ) -> Result<SqsBatchResponse, BoxError> {
+        Ok(self.process(event, deadline).await)
     }
 }
 
@@ -71,8 +77,9 @@ where
     lambda_runtime::run(service_fn(|event: LambdaEvent<F::Event>| {
         // Boxed behind `dyn`: the runtime's future type would otherwise nest every handler's
         // future type, deeper than the compiler's default limit for the larger functions.
+        let deadline = Deadline::from_epoch_ms(event.context.deadline);
         let invocation: BoxFuture<'_, Result<F::Response, BoxError>> =
-            Box::pin(function.invoke(event.payload));
+            Box::pin(function.invoke(event.payload, deadline));
         invocation
     }))
     .await

@@ -237,8 +237,7 @@ pub async fn invoke_sample_with(
     sample: &str,
 ) -> SqsBatchResponse {
     let spec = &stack.manifest.functions[function];
-    let built = xtask::functions::build(function, clients, &spec.environment)
-        .expect("building the function");
+    let built = xtask::functions::build(function, clients, spec).expect("building the function");
     let path = xtask::workspace_root().join("events").join(sample);
     let event: SqsEvent =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))
@@ -253,8 +252,8 @@ pub async fn invoke_sample_with(
 /// Like [`invoke_sample`] for any trigger: the sample's JSON in, the function's JSON out.
 pub async fn invoke_sample_json(stack: &LocalStack, function: &str, sample: &str) -> Value {
     let spec = &stack.manifest.functions[function];
-    let built = xtask::functions::build(function, &stack.clients(), &spec.environment)
-        .expect("building the function");
+    let built =
+        xtask::functions::build(function, &stack.clients(), spec).expect("building the function");
     let path = xtask::workspace_root().join("events").join(sample);
     let event: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the sample"))

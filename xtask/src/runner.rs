@@ -18,8 +18,8 @@
 //! Differences from real Lambda, on purpose: no batching window across several receives (one
 //! receive is one batch), a fixed number of concurrent SQS pollers per mapping instead of
 //! Lambda's scaling, the handler runs in this process (built from the same library code as the
-//! `bootstrap` binary, without the Lambda Runtime API in between), the function timeout is not
-//! enforced, and filter patterns support the forms the template uses (exact values and
+//! `bootstrap` binary, without the Lambda Runtime API in between), the function timeout is a
+//! deadline the handler honours (it is not killed at it), and filter patterns support the forms the template uses (exact values and
 //! `prefix`).
 
 mod sqs;
@@ -72,7 +72,7 @@ impl Runner {
                     source.function()
                 )
             })?;
-            let function = functions::build(source.function(), clients, &spec.environment)?;
+            let function = functions::build(source.function(), clients, spec)?;
             match source {
                 EventSource::Sqs(sqs_source) => {
                     for _ in 0..pollers.max(1) {

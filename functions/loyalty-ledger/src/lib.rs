@@ -24,7 +24,7 @@ use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, LoyaltyEvent, ReasonCode, Rejection};
 use omnisync::domain::loyalty::{DebitDecision, DebitRequest, DecisionStatus};
-use omnisync::lambda::{BoxError, Function, sqs_function};
+use omnisync::lambda::{BoxError, Deadline, Function, sqs_function};
 use omnisync::store::key::customer_pk;
 use omnisync::store::{Commit, DebitCommit, StoreError, Table, retry_on_conflict};
 use serde_json::Value;
@@ -129,7 +129,7 @@ impl Function for LoyaltyLedger {
     type Response = Value;
 
     /// Handles one invocation from either trigger; both responses are `{"batchItemFailures"}`.
-    async fn invoke(&self, event: Value) -> Result<Value, BoxError> {
+    async fn invoke(&self, event: Value, deadline: Deadline) -> Result<Value, BoxError> {
         let source = event["Records"][0]["eventSource"]
             .as_str()
             .unwrap_or_default()
@@ -137,11 +137,13 @@ impl Function for LoyaltyLedger {
         if source == "aws:dynamodb" {
             let batch: DynamoDbEvent = serde_json::from_value(event)?;
             Ok(serde_json::to_value(
-                stream::process(&self.table, batch).await,
+                stream::process(&self.table, batch, deadline).await,
             )?)
         } else {
             let batch: SqsEvent = serde_json::from_value(event)?;
-            Ok(serde_json::to_value(self.redemptions.process(batch).await)?)
+            Ok(serde_json::to_value(
+                self.redemptions.process(batch, deadline).await,
+            )?)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use omnisync::batch::in_shard_order;
+use omnisync::batch::{Deadline, in_shard_order};
 use omnisync::domain::loyalty::{self, LedgerEntry, entry_id};
 use omnisync::domain::order::Order;
 use omnisync::domain::refund::{DecisionStatus, RefundDecision};
@@ -79,12 +79,16 @@ pub fn effects_of(record: &EventRecord) -> Result<Vec<LedgerEffect>, RecordError
 
 /// Applies a batch in shard order; stops at the first record that fails and reports it, so Lambda
 /// retries from there (the records before it are done, and re-applying one is a no-op).
-pub async fn process(table: &Table, batch: DynamoDbEvent) -> DynamoDbEventResponse {
+pub async fn process(
+    table: &Table,
+    batch: DynamoDbEvent,
+    deadline: Deadline,
+) -> DynamoDbEventResponse {
     let mut units = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
         units.push((Change::of(record).sequence(), record));
     }
-    in_shard_order(units, |record| apply(table, record)).await
+    in_shard_order(units, deadline, |record| apply(table, record)).await
 }
 
 async fn apply(table: &Table, record: &EventRecord) -> Result<(), RecordError> {

@@ -19,7 +19,7 @@ use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{Channel, ViewChanged};
 use omnisync::domain::customer::CustomerState;
 use omnisync::domain::projection::project;
-use omnisync::lambda::{BoxError, Function};
+use omnisync::lambda::{BoxError, Deadline, Function};
 use omnisync::queue::{PublishError, Publisher};
 use omnisync::store::stream::Change;
 use omnisync::store::{StoreError, Table};
@@ -58,14 +58,18 @@ impl Function for ViewFanout {
     type Event = DynamoDbEvent;
     type Response = DynamoDbEventResponse;
 
-    async fn invoke(&self, batch: DynamoDbEvent) -> Result<DynamoDbEventResponse, BoxError> {
-        Ok(self.process(batch).await)
+    async fn invoke(
+        &self,
+        batch: DynamoDbEvent,
+        deadline: Deadline,
+    ) -> Result<DynamoDbEventResponse, BoxError> {
+        Ok(self.process(batch, deadline).await)
     }
 }
 
 impl ViewFanout {
     /// Publishes the new view of every customer the batch changed.
-    pub async fn process(&self, batch: DynamoDbEvent) -> DynamoDbEventResponse {
+    pub async fn process(&self, batch: DynamoDbEvent, deadline: Deadline) -> DynamoDbEventResponse {
         // Customers in the order of their first record, with their records' sequence numbers.
         let mut changed: Vec<(String, Vec<String>)> = Vec::new();
         for record in &batch.records {
@@ -85,7 +89,7 @@ impl ViewFanout {
             let first = sequences.first().cloned().unwrap_or_default();
             (first, (customer_id, sequences.len() as u64))
         });
-        in_shard_order(units, |(customer_id, changes)| async move {
+        in_shard_order(units, deadline, |(customer_id, changes)| async move {
             self.publish_for(&customer_id, changes).await
         })
         .await

@@ -5,8 +5,11 @@
 //! - [`stream`]: a DynamoDB Streams batch: units of work in shard order, stopping at the first
 //!   failure and reporting its sequence number, so Lambda resumes exactly there.
 
+mod deadline;
 pub mod sqs;
 pub mod stream;
+
+pub use deadline::Deadline;
 
 pub use sqs::{Applied, ApplyError, BoxError, EventHandler, SqsBatchProcessor};
 pub use stream::in_shard_order;

@@ -18,6 +18,7 @@
 //! One bad record never fails the batch. Records are processed concurrently (bounded); handlers
 //! are idempotent and resolve races with conditional writes, so concurrency cannot lose updates.
 
+use super::Deadline;
 use crate::config::ChannelAuthorization;
 use crate::contract::{EventType, QueueInput, ReasonCode, RejectedEvent, Rejection, parse_event};
 use crate::queue::RejectedEvents;
@@ -104,10 +105,21 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
     }
 
     /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
-    pub async fn process(&self, event: SqsEvent) -> SqsBatchResponse {
+    /// Records not done by the deadline's cutoff are among them.
+    pub async fn process(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
         let outcomes: Vec<(Option<String>, Outcome)> = futures::stream::iter(event.records)
             .map(|record| async move {
-                let outcome = self.process_record(&record).await;
+                let outcome = match deadline.run(self.process_record(&record)).await {
+                    Some(outcome) => outcome,
+                    None => {
+                        tracing::warn!(
+                            message_id = record.message_id.as_deref().unwrap_or_default(),
+                            outcome = "retry",
+                            "not done before the invocation's deadline"
+                        );
+                        Outcome::Failed
+                    }
+                };
                 (record.message_id, outcome)
             })
             .buffer_unordered(CONCURRENCY)
@@ -230,5 +242,74 @@ impl LogFields<'_> {
             channel = self.channel,
             outcome
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{CartEvent, CustomerEvent};
+    use crate::queue::Publisher;
+    use std::time::Duration;
+
+    /// A handler whose `SLOW` SKU takes far longer than the deadline allows.
+    struct Slow;
+
+    impl EventHandler for Slow {
+        type Input = CustomerEvent<CartEvent>;
+
+        async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+            if let CartEvent::ItemAdded { sku, .. } = &event.payload
+                && sku == "SLOW"
+            {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(Applied::Changed)
+        }
+    }
+
+    fn record(message_id: &str, sku: &str) -> serde_json::Value {
+        let body = serde_json::json!({
+            "event_id": message_id, "type": "cart.item_added", "schema_version": 1,
+            "customer_id": "c-1", "channel": "web", "occurred_at": "2026-11-20T09:00:00Z",
+            "payload": {"sku": sku, "quantity": 1}
+        });
+        serde_json::json!({
+            "messageId": message_id, "body": body.to_string(), "attributes": {},
+            "messageAttributes": {}, "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:1:omnisync-cart-events"
+        })
+    }
+
+    #[tokio::test]
+    async fn records_not_done_by_the_deadline_are_reported_and_the_batch_answers_in_time() {
+        // Never called: no record here is rejected.
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                .build(),
+        );
+        let processor = SqsBatchProcessor::new(
+            Slow,
+            RejectedEvents::new(Publisher::new(sqs), "http://unused"),
+            ChannelAuthorization::default(),
+        );
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+            record("m-1", "A"), record("m-2", "SLOW"), record("m-3", "B"),
+        ]}))
+        .unwrap();
+        let answered = tokio::time::timeout(
+            Duration::from_secs(10),
+            processor.process(event, Deadline::after(Duration::from_millis(500))),
+        )
+        .await
+        .expect("the batch answers before its deadline, not when the slow record ends");
+        let failed: Vec<&str> = answered
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m-2"], "only the record not done");
     }
 }

@@ -6,14 +6,17 @@
 //! sequence number of that unit: everything before it is done, and everything from it on is
 //! delivered again (re-applying a done unit is a no-op, since every write is idempotent).
 
+use super::Deadline;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use std::fmt::Display;
 use std::future::Future;
 
 /// Applies `units` (each with the sequence number to resume from if it fails) in order, and stops
-/// at the first failure.
+/// at the first failure, or at the deadline's cutoff (the unit not done is reported like a
+/// failure, so Lambda resumes there).
 pub async fn in_shard_order<T, E, F, Fut>(
     units: impl IntoIterator<Item = (String, T)>,
+    deadline: Deadline,
     mut apply: F,
 ) -> DynamoDbEventResponse
 where
@@ -23,8 +26,13 @@ where
 {
     let mut response = DynamoDbEventResponse::default();
     for (sequence, unit) in units {
-        if let Err(error) = apply(unit).await {
-            tracing::warn!(sequence, error = %error, outcome = "retry", "stream record failed");
+        let failed = match deadline.run(apply(unit)).await {
+            Some(Ok(())) => None,
+            Some(Err(error)) => Some(error.to_string()),
+            None => Some("not done before the invocation's deadline".to_owned()),
+        };
+        if let Some(error) = failed {
+            tracing::warn!(sequence, error, outcome = "retry", "stream record failed");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(sequence);
             response.batch_item_failures.push(failure);
@@ -42,7 +50,7 @@ mod tests {
     async fn stops_at_the_first_failure_and_names_it() {
         let mut applied = Vec::new();
         let units = [("1", 1), ("2", 2), ("3", 3)].map(|(s, n)| (s.to_owned(), n));
-        let response = in_shard_order(units, |n| {
+        let response = in_shard_order(units, Deadline::none(), |n| {
             applied.push(n);
             async move { if n == 2 { Err("boom") } else { Ok(()) } }
         })
@@ -59,7 +67,34 @@ mod tests {
     #[tokio::test]
     async fn a_clean_batch_reports_nothing() {
         let units = [("1".to_owned(), ())];
-        let response = in_shard_order(units, |()| async { Ok::<(), &str>(()) }).await;
+        let response =
+            in_shard_order(units, Deadline::none(), |()| async { Ok::<(), &str>(()) }).await;
         assert!(response.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn at_the_deadline_the_unit_not_done_is_reported_and_nothing_after_it_runs() {
+        let mut started = Vec::new();
+        let units = [("1", 0u64), ("2", 5_000), ("3", 0)].map(|(s, n)| (s.to_owned(), n));
+        let deadline = Deadline::after(std::time::Duration::from_millis(250));
+        let response = in_shard_order(units, deadline, |millis| {
+            started.push(millis);
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+                Ok::<(), &str>(())
+            }
+        })
+        .await;
+        assert_eq!(
+            started,
+            [0, 5_000],
+            "the unit after the cut-off one never starts"
+        );
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, [Some("2".to_owned())]);
     }
 }
