@@ -433,6 +433,7 @@ async fn requests_per_restock_and_notification() {
     let clients = omnisync::aws::Clients {
         dynamodb: clients_with(&stack, dynamodb.clone()).dynamodb,
         sqs: clients_with_sqs(&stack, sqs.clone()).sqs,
+        sdk: stack.sdk.clone(),
     };
     let response = invoke_sample_with(&stack, &clients, NOTIFIER, RESTOCK).await;
     assert!(response.batch_item_failures.is_empty());

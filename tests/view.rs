@@ -2,6 +2,7 @@
 //! channel-updates queue, against the operator's view of the same tables.
 
 use crate::support::{customer, event, send_all, stack};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use omnisync::contract::{CustomerView, ViewChanged};
 use omnisync::store::Table;
 use rand::seq::SliceRandom;
@@ -27,7 +28,7 @@ async fn channel_updates(
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         for queue in CHANNEL_QUEUES {
-            for body in stack.drain(queue).await.unwrap() {
+            for body in stack.drain_views(queue).await.unwrap() {
                 received
                     .entry(queue)
                     .or_default()
@@ -309,5 +310,153 @@ async fn a_customer_whose_guest_link_loses_to_an_earlier_one_is_published_withou
         );
         assert_eq!(y_view, table.current_view("c-y").await.unwrap(), "{queue}");
         assert_eq!(newest_cart(&updates, queue, "c-x").0, guest_line, "{queue}");
+    }
+}
+
+/// A SKU of `length` characters, distinct for `(i, j)`.
+fn long_sku(length: usize, i: usize, j: usize) -> String {
+    let tag = format!("-{i:04}-{j:03}");
+    format!("{}{tag}", "X".repeat(length - tag.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_with_sixty_large_orders_is_published_with_the_fifty_latest() {
+    let Some(mut stack) = stack("view-history", &[]).await else {
+        return;
+    };
+    stack
+        .start_runner_for(
+            &stack.clients(),
+            2,
+            &["OrderSyncFunction", "CartSyncFunction"],
+        )
+        .unwrap();
+    // 60 orders of 100 lines with long SKUs: about 1.2 MB of orders, more than one SQS message.
+    let orders: Vec<Value> = (0..60)
+        .map(|i| {
+            let lines: Vec<Value> = (0..100)
+                .map(
+                    |j| json!({"sku": long_sku(123, i, j), "quantity": 1, "unit_price_minor": 100}),
+                )
+                .collect();
+            crate::support::placed(
+                &format!("o-{i:02}"),
+                "c-big",
+                1_000 + i64::try_from(i).unwrap(),
+                json!(lines),
+            )
+        })
+        .collect();
+    send_all(&stack, &orders).await;
+    send_all(
+        &stack,
+        &[event(
+            "big-add",
+            9_000,
+            "c-big",
+            "app",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 1}),
+        )],
+    )
+    .await;
+    // The fan-out reads the whole stream now: the orders and the cart add in one or two batches.
+    let _fanout = stack
+        .extra_runner_for(&stack.clients(), 1, &["ViewFanoutFunction"])
+        .unwrap();
+    let updates = channel_updates(&stack, &["c-big"]).await;
+    let table = Table::new(stack.dynamodb(), stack.table().unwrap());
+    let operator = table.current_view("c-big").await.unwrap();
+    let latest: Vec<String> = (10..60).map(|i| format!("o-{i:02}")).collect();
+    let shown: Vec<String> = operator.orders.iter().map(|o| o.order_id.clone()).collect();
+    assert_eq!(shown, latest, "the 50 latest orders, sorted by id");
+    assert_eq!(operator.counts.orders, 60);
+    for queue in CHANNEL_QUEUES {
+        let newest = updates[queue]
+            .iter()
+            .filter(|u| u.customer_id == "c-big")
+            .max_by_key(|u| u.version)
+            .expect("an update");
+        assert_eq!(newest.view, operator, "{queue}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_view_larger_than_an_sqs_message_is_offloaded_and_reaches_every_channel() {
+    let Some(stack) = stack("view-offload", &[]).await else {
+        return;
+    };
+    // A cart of 7,500 SKUs of 120 characters: a view of about 1.1 MB. Its lines are written as
+    // cart-sync stores them, 25 per request, so that the test does not wait for 7,500 events.
+    let dynamodb = stack.dynamodb();
+    let table_name = stack.table().unwrap().to_owned();
+    let skus: Vec<String> = (0..7_500).map(|i| long_sku(120, i, 0)).collect();
+    for chunk in skus.chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, sku)| {
+                let op = AttributeValue::M(
+                    [
+                        ("t".to_owned(), AttributeValue::N("1000".into())),
+                        ("e".to_owned(), AttributeValue::S(format!("add-{sku}-{n}"))),
+                        ("d".to_owned(), AttributeValue::N("1".into())),
+                    ]
+                    .into(),
+                );
+                let item = [
+                    ("pk".to_owned(), AttributeValue::S("CUSTOMER#c-huge".into())),
+                    (
+                        "sk".to_owned(),
+                        AttributeValue::S(format!("CART#LINE#{sku}")),
+                    ),
+                    ("rev".to_owned(), AttributeValue::N("1".into())),
+                    ("ops".to_owned(), AttributeValue::L(vec![op])),
+                ];
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.into()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        let written = dynamodb
+            .batch_write_item()
+            .request_items(&table_name, writes)
+            .send()
+            .await
+            .unwrap();
+        assert!(written.unprocessed_items.unwrap_or_default().is_empty());
+    }
+    // One stream record of the customer, through the real view fan-out.
+    let record = json!({"Records": [{
+        "eventID": "e1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {"ApproximateCreationDateTime": 1_763_657_120,
+                     "Keys": {"pk": {"S": "CUSTOMER#c-huge"}, "sk": {"S": format!("CART#LINE#{}", skus[0])}},
+                     "SequenceNumber": "100", "SizeBytes": 300, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
+    }]});
+    let spec = &stack.manifest.functions["ViewFanoutFunction"];
+    let fanout = xtask::functions::build("ViewFanoutFunction", &stack.clients(), spec).unwrap();
+    let response = fanout.invoke(record).await.unwrap();
+    assert_eq!(response["batchItemFailures"], json!([]));
+
+    let table = Table::new(stack.dynamodb(), stack.table().unwrap());
+    let operator = table.current_view("c-huge").await.unwrap();
+    assert_eq!(operator.cart.len(), 7_500);
+    let inline = serde_json::to_string(&ViewChanged::new(operator.clone())).unwrap();
+    assert!(
+        inline.len() > view_fanout::MAX_INLINE_BYTES,
+        "too large to go inline"
+    );
+    for queue in CHANNEL_QUEUES {
+        let views = stack.drain_views(queue).await.unwrap();
+        assert_eq!(views.len(), 1, "{queue}");
+        let update: ViewChanged = serde_json::from_str(&views[0]).unwrap();
+        assert_eq!(update.view, operator, "{queue}");
     }
 }

@@ -40,6 +40,8 @@ pub async fn load_sdk_config() -> SdkConfig {
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The configuration they were built from, for a function that needs one more client.
+    pub sdk: SdkConfig,
 }
 
 impl Clients {
@@ -47,6 +49,7 @@ impl Clients {
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            sdk: sdk.clone(),
         }
     }
 }

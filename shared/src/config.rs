@@ -22,6 +22,8 @@ pub const CHANNEL_UPDATES_VARS: [(Channel, &str); 4] = [
         "OMNISYNC_CHANNEL_UPDATES_CALL_CENTER_URL",
     ),
 ];
+/// The bucket for views too large for one SQS message (view fan-out only).
+pub const VIEWS_BUCKET_VAR: &str = "OMNISYNC_VIEWS_BUCKET";
 /// The `notifications` queue URL (availability notifier only).
 pub const NOTIFICATIONS_QUEUE_URL_VAR: &str = "OMNISYNC_NOTIFICATIONS_QUEUE_URL";
 
@@ -42,6 +44,7 @@ pub struct FunctionConfig {
     /// Channel → its `channel-updates-<channel>` queue URL, where the template sets them.
     pub channel_updates: Vec<(Channel, String)>,
     pub notifications_queue_url: Option<String>,
+    pub views_bucket: Option<String>,
 }
 
 impl FunctionConfig {
@@ -73,6 +76,7 @@ impl FunctionConfig {
                 .collect(),
             notifications_queue_url: lookup(NOTIFICATIONS_QUEUE_URL_VAR)
                 .filter(|v| !v.trim().is_empty()),
+            views_bucket: lookup(VIEWS_BUCKET_VAR).filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -91,6 +95,13 @@ impl FunctionConfig {
             }
         }
         Ok(self.channel_updates.clone())
+    }
+
+    /// The bucket for oversized views (the view fan-out needs it).
+    pub fn require_views_bucket(&self) -> Result<String, ConfigError> {
+        self.views_bucket
+            .clone()
+            .ok_or(ConfigError::Missing(VIEWS_BUCKET_VAR))
     }
 
     /// The `notifications` queue (the availability notifier needs it).

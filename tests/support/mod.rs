@@ -281,6 +281,7 @@ pub fn clients_with_sqs(
     omnisync::aws::Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&stack.sdk),
         sqs: aws_sdk_sqs::Client::from_conf(config),
+        sdk: stack.sdk.clone(),
     }
 }
 
@@ -295,5 +296,6 @@ pub fn clients_with(
     omnisync::aws::Clients {
         dynamodb: aws_sdk_dynamodb::Client::from_conf(config),
         sqs: aws_sdk_sqs::Client::new(&stack.sdk),
+        sdk: stack.sdk.clone(),
     }
 }

@@ -308,6 +308,34 @@ impl LocalStack {
         }
     }
 
+    /// Like [`Self::drain`] for a `channel-updates-<channel>` queue, with every offloaded view (an
+    /// SQS Extended Client pointer, see `view_fanout`) read back from S3: what a consumer using the
+    /// Extended Client Library receives.
+    pub async fn drain_views(&self, queue: &str) -> Result<Vec<String>> {
+        let s3 = aws_sdk_s3::Client::new(&self.sdk);
+        let mut views = Vec::new();
+        for body in self.drain(queue).await? {
+            let pointer: Option<(String, serde_json::Value)> = serde_json::from_str(&body).ok();
+            match pointer {
+                Some((class, location)) if class == view_fanout::POINTER_CLASS => {
+                    let bucket = location["s3BucketName"].as_str().unwrap_or_default();
+                    let key = location["s3Key"].as_str().unwrap_or_default();
+                    let object = s3
+                        .get_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .send()
+                        .await
+                        .with_context(|| format!("GetObject s3://{bucket}/{key}"))?;
+                    let bytes = object.body.collect().await?.into_bytes();
+                    views.push(String::from_utf8(bytes.to_vec())?);
+                }
+                _ => views.push(body),
+            }
+        }
+        Ok(views)
+    }
+
     /// Stops the runner and, if this stack started it, the moto server.
     pub fn shutdown(mut self) {
         self.runner = None;

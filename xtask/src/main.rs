@@ -301,7 +301,7 @@ async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         for channel in channels {
-            for body in stack.drain(channel).await? {
+            for body in stack.drain_views(channel).await? {
                 let update: ViewChanged = serde_json::from_str(&body)?;
                 let slot = (channel, update.customer_id.clone());
                 if newest

@@ -94,7 +94,7 @@ impl EventHandler for Redemptions {
     type Input = CustomerEvent<LoyaltyEvent>;
 
     async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
-        let request = DebitRequest::of(&event.payload);
+        let request = DebitRequest::of(&event.key, &event.payload);
         let (decision, fresh) = self
             .decide(&event.customer_id, &request)
             .await

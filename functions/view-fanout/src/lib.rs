@@ -11,6 +11,10 @@
 //! A consumer keeps the highest version it has seen: the view published with the highest version
 //! was read after the last change, so it is current.
 
+mod offload;
+
+pub use offload::{MAX_INLINE_BYTES, POINTER_CLASS, SIZE_ATTRIBUTE};
+
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use omnisync::aws::Clients;
@@ -20,7 +24,7 @@ use omnisync::contract::{Channel, ViewChanged};
 use omnisync::domain::customer::CustomerState;
 use omnisync::domain::projection::project;
 use omnisync::lambda::{BoxError, Deadline, Function};
-use omnisync::queue::{PublishError, Publisher};
+use omnisync::queue::{Attribute, PublishError, Publisher};
 use omnisync::store::stream::Change;
 use omnisync::store::{StoreError, Table};
 
@@ -31,6 +35,8 @@ pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<ViewFanout
         table: config.state_table(clients),
         publisher: Publisher::new(clients.sqs.clone()),
         channels: config.require_channel_updates()?,
+        s3: aws_sdk_s3::Client::new(&clients.sdk),
+        views_bucket: config.require_views_bucket()?,
     })
 }
 
@@ -38,6 +44,8 @@ pub struct ViewFanout {
     table: Table,
     publisher: Publisher,
     channels: Vec<(Channel, String)>,
+    s3: aws_sdk_s3::Client,
+    views_bucket: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +54,13 @@ pub enum FanoutError {
     Store(#[from] StoreError),
     #[error("could not encode the view: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("could not store the oversized view of {customer_id} in {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(.source))]
+    Offload {
+        customer_id: String,
+        bucket: String,
+        #[source]
+        source: Box<aws_sdk_s3::Error>,
+    },
     #[error("could not publish to {channel}: {source}")]
     Publish {
         channel: Channel,
@@ -118,10 +133,34 @@ impl ViewFanout {
     }
 
     async fn send(&self, version: u64, state: CustomerState) -> Result<(), FanoutError> {
-        let body = serde_json::to_string(&ViewChanged::new(project(&state, version)))?;
+        let view = serde_json::to_string(&ViewChanged::new(project(&state, version)))?;
+        let size = u64::try_from(view.len()).unwrap_or(u64::MAX);
+        let (body, attributes) = if view.len() <= MAX_INLINE_BYTES {
+            (view, Vec::new())
+        } else {
+            let key = offload::object_key(&state.customer_id, version);
+            self.s3
+                .put_object()
+                .bucket(&self.views_bucket)
+                .key(&key)
+                .content_type("application/json")
+                .body(view.into_bytes().into())
+                .send()
+                .await
+                .map_err(|e| FanoutError::Offload {
+                    customer_id: state.customer_id.clone(),
+                    bucket: self.views_bucket.clone(),
+                    source: Box::new(e.into()),
+                })?;
+            tracing::info!(customer_id = %state.customer_id, version, size, outcome = "offloaded");
+            (
+                offload::pointer(&self.views_bucket, &key)?,
+                vec![(SIZE_ATTRIBUTE, Attribute::Number(size))],
+            )
+        };
         for (channel, queue_url) in &self.channels {
             self.publisher
-                .send_body(queue_url, &body, &[])
+                .send_body(queue_url, &body, &attributes)
                 .await
                 .map_err(|source| FanoutError::Publish {
                     channel: *channel,

@@ -15,9 +15,22 @@ pub struct CustomerView {
     pub cart: Vec<CartLine>,
     pub wishlist: Vec<WishlistItem>,
     pub loyalty: LoyaltyView,
+    /// The 50 latest orders (event order of their `order.placed`), sorted by `order_id`.
     pub orders: Vec<OrderView>,
+    /// The 50 latest refund decisions (event order of their request), sorted by `refund_id`.
     pub refunds: Vec<RefundView>,
+    /// The 50 latest redemptions (event order of their request), sorted by `redemption_id`.
     pub redemptions: Vec<RedemptionView>,
+    /// How many of each there are in all.
+    pub counts: Counts,
+}
+
+/// The totals behind the bounded histories of the view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub orders: u64,
+    pub refunds: u64,
+    pub redemptions: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

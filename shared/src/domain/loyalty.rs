@@ -13,8 +13,8 @@
 //! - a redemption, or a negative adjustment, is approved only if the balance covers it at decision
 //!   time. Only reversals and cancellations may take a balance below 0.
 
-use crate::contract::LoyaltyEvent;
 pub use crate::contract::view::DecisionStatus;
+use crate::contract::{EventKey, LoyaltyEvent};
 use serde::{Deserialize, Serialize};
 
 /// Points per 100 minor units.
@@ -58,6 +58,8 @@ pub enum DebitKind {
 /// A redemption or adjustment as the ledger sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DebitRequest {
+    /// The event that asks for it (its place in event order).
+    pub key: EventKey,
     pub kind: DebitKind,
     /// `redemption_id` or `adjustment_id`.
     pub id: String,
@@ -67,12 +69,14 @@ pub struct DebitRequest {
 }
 
 impl DebitRequest {
-    pub fn of(event: &LoyaltyEvent) -> Self {
+    pub fn of(key: &EventKey, event: &LoyaltyEvent) -> Self {
+        let key = key.clone();
         match event {
             LoyaltyEvent::PointsRedeemed {
                 redemption_id,
                 points,
             } => DebitRequest {
+                key,
                 kind: DebitKind::Redemption,
                 id: redemption_id.clone(),
                 change: -i64::from(*points),
@@ -83,6 +87,7 @@ impl DebitRequest {
                 points,
                 reason,
             } => DebitRequest {
+                key,
                 kind: DebitKind::Adjustment,
                 id: adjustment_id.clone(),
                 change: i64::from(*points),
@@ -120,6 +125,7 @@ impl DebitRequest {
                 DecisionStatus::Rejected
             },
             reason: self.reason.clone(),
+            decided_by: Some(self.key.clone()),
         }
     }
 }
@@ -133,6 +139,10 @@ pub struct DebitDecision {
     pub status: DecisionStatus,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The event that was decided (absent on decisions stored before it was recorded, which
+    /// count as the oldest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<EventKey>,
 }
 
 /// Ledger entry ids.
@@ -169,20 +179,27 @@ mod tests {
 
     #[test]
     fn a_debit_is_approved_only_when_covered_and_a_credit_always() {
-        let redeem = DebitRequest::of(&LoyaltyEvent::PointsRedeemed {
-            redemption_id: "x-1".into(),
-            points: 50,
-        });
+        let key = EventKey::new(1, "e-1");
+        let redeem = DebitRequest::of(
+            &key,
+            &LoyaltyEvent::PointsRedeemed {
+                redemption_id: "x-1".into(),
+                points: 50,
+            },
+        );
         assert_eq!(redeem.required_balance(), Some(50));
         assert_eq!(redeem.entry_id(), "redeem:x-1");
         assert_eq!(redeem.decide(true).status, DecisionStatus::Approved);
         assert_eq!(redeem.decide(false).status, DecisionStatus::Rejected);
         assert_eq!(redeem.decide(true).points, 50, "shown as sent");
-        let credit = DebitRequest::of(&LoyaltyEvent::PointsAdjusted {
-            adjustment_id: "a-1".into(),
-            points: 25,
-            reason: "goodwill".into(),
-        });
+        let credit = DebitRequest::of(
+            &key,
+            &LoyaltyEvent::PointsAdjusted {
+                adjustment_id: "a-1".into(),
+                points: 25,
+                reason: "goodwill".into(),
+            },
+        );
         assert_eq!(credit.required_balance(), None);
         assert_eq!(credit.decide(false).status, DecisionStatus::Approved);
         assert_eq!(credit.decide(false).reason.as_deref(), Some("goodwill"));

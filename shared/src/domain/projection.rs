@@ -3,15 +3,36 @@
 //! state.
 
 use super::customer::CustomerState;
+use crate::contract::EventKey;
 use crate::contract::view::{
-    CustomerView, LoyaltyView, OrderLineView, OrderView, RedemptionView, RefundView,
+    Counts, CustomerView, LoyaltyView, OrderLineView, OrderView, RedemptionView, RefundView,
 };
+
+/// How many orders, refunds and redemptions a view shows (the latest ones; `counts` has the
+/// totals).
+pub const HISTORY_LIMIT: usize = 50;
+
+/// The [`HISTORY_LIMIT`] latest of `items` by the event order of `key` (ties and unknown keys,
+/// which count as oldest, are broken by `id`, so the choice is a pure function of the set).
+fn latest<T>(
+    items: &[T],
+    key: impl Fn(&T) -> Option<&EventKey>,
+    id: impl Fn(&T) -> &str,
+) -> Vec<&T> {
+    let mut chosen: Vec<&T> = items.iter().collect();
+    chosen.sort_by(|a, b| (key(b), id(b)).cmp(&(key(a), id(a))));
+    chosen.truncate(HISTORY_LIMIT);
+    chosen
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
 
 /// Projects a customer's state at `version`.
 pub fn project(state: &CustomerState, version: u64) -> CustomerView {
-    let mut orders: Vec<OrderView> = state
-        .orders
-        .iter()
+    let mut orders: Vec<OrderView> = latest(&state.orders, |o| Some(&o.placed), |o| &o.order_id)
+        .into_iter()
         .map(|order| {
             let mut lines: Vec<OrderLineView> = order
                 .lines
@@ -37,29 +58,31 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
         })
         .collect();
     orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
-    let mut refunds: Vec<RefundView> = state
-        .refunds
-        .iter()
-        .map(|r| RefundView {
-            refund_id: r.refund_id.clone(),
-            order_id: r.order_id.clone(),
-            channel: r.channel,
-            status: r.status,
-            amount_minor: r.amount_minor,
-            reason_code: r.reason_code,
-        })
-        .collect();
+    let mut refunds: Vec<RefundView> =
+        latest(&state.refunds, |r| Some(&r.decided_by), |r| &r.refund_id)
+            .into_iter()
+            .map(|r| RefundView {
+                refund_id: r.refund_id.clone(),
+                order_id: r.order_id.clone(),
+                channel: r.channel,
+                status: r.status,
+                amount_minor: r.amount_minor,
+                reason_code: r.reason_code,
+            })
+            .collect();
     refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
-    let mut redemptions: Vec<RedemptionView> = state
-        .loyalty
-        .redemptions
-        .iter()
-        .map(|d| RedemptionView {
-            redemption_id: d.id.clone(),
-            points: d.points,
-            status: d.status,
-        })
-        .collect();
+    let mut redemptions: Vec<RedemptionView> = latest(
+        &state.loyalty.redemptions,
+        |d| d.decided_by.as_ref(),
+        |d| &d.id,
+    )
+    .into_iter()
+    .map(|d| RedemptionView {
+        redemption_id: d.id.clone(),
+        points: d.points,
+        status: d.status,
+    })
+    .collect();
     redemptions.sort_by(|a, b| a.redemption_id.cmp(&b.redemption_id));
     CustomerView {
         customer_id: state.customer_id.clone(),
@@ -72,6 +95,11 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
         orders,
         refunds,
         redemptions,
+        counts: Counts {
+            orders: count(state.orders.len()),
+            refunds: count(state.refunds.len()),
+            redemptions: count(state.loyalty.redemptions.len()),
+        },
     }
 }
 
@@ -93,7 +121,8 @@ mod tests {
             serde_json::json!({
                 "type": "customer.view_changed", "customer_id": "c-1", "version": 3,
                 "view": {"customer_id": "c-1", "version": 3, "cart": [], "wishlist": [], "loyalty": {"balance": 0},
-                         "orders": [], "refunds": [], "redemptions": []}
+                         "orders": [], "refunds": [], "redemptions": [],
+                         "counts": {"orders": 0, "refunds": 0, "redemptions": 0}}
             })
         );
     }
@@ -109,5 +138,41 @@ mod tests {
             item,
             serde_json::json!({"sku": "B", "preferred_size": null})
         );
+    }
+
+    fn order(i: usize, at_ms: i64) -> crate::domain::order::Order {
+        use crate::contract::{Channel, Fulfillment};
+        crate::domain::order::Order {
+            order_id: format!("o-{i:03}"),
+            placed: EventKey::new(at_ms, format!("p-{i:03}")),
+            channel: Channel::Web,
+            store_id: None,
+            currency: "EUR".into(),
+            fulfillment: Fulfillment::Ship,
+            pickup_store_id: None,
+            lines: vec![],
+            total_minor: 0,
+            status: Default::default(),
+        }
+    }
+
+    proptest::proptest! {
+        /// The view's orders are the 50 latest by their placement's event order, sorted by id,
+        /// and `counts` has the total: the contract's rule, naively.
+        #[test]
+        fn the_view_holds_the_fifty_latest_orders_sorted_by_id(
+            instants in proptest::collection::vec(0i64..40, 0..120),
+        ) {
+            let orders: Vec<_> = instants.iter().enumerate().map(|(i, at)| order(i, *at)).collect();
+            let state = CustomerState { customer_id: "c-1".into(), orders: orders.clone(), ..Default::default() };
+            let view = project(&state, 1);
+            let mut naive = orders.clone();
+            naive.sort_by(|a, b| b.placed.cmp(&a.placed));
+            let mut expected: Vec<String> = naive.iter().take(50).map(|o| o.order_id.clone()).collect();
+            expected.sort();
+            let shown: Vec<String> = view.orders.iter().map(|o| o.order_id.clone()).collect();
+            proptest::prop_assert_eq!(shown, expected);
+            proptest::prop_assert_eq!(view.counts.orders, orders.len() as u64);
+        }
     }
 }

@@ -4,5 +4,5 @@
 mod publisher;
 mod rejected;
 
-pub use publisher::{PublishError, Publisher};
+pub use publisher::{Attribute, PublishError, Publisher};
 pub use rejected::RejectedEvents;

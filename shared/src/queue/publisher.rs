@@ -16,6 +16,13 @@ pub enum PublishError {
     },
 }
 
+/// A message attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribute<'a> {
+    String(&'a str),
+    Number(u64),
+}
+
 /// Sends messages to SQS queues. Cheap to clone (the client is shared).
 #[derive(Debug, Clone)]
 pub struct Publisher {
@@ -32,7 +39,7 @@ impl Publisher {
         &self,
         queue_url: &str,
         message: &T,
-        attributes: &[(&str, &str)],
+        attributes: &[(&str, Attribute<'_>)],
     ) -> Result<(), PublishError> {
         self.send_body(queue_url, &serde_json::to_string(message)?, attributes)
             .await
@@ -58,7 +65,7 @@ impl Publisher {
         &self,
         queue_url: &str,
         body: &str,
-        attributes: &[(&str, &str)],
+        attributes: &[(&str, Attribute<'_>)],
     ) -> Result<(), PublishError> {
         self.send(queue_url, body, attributes, None).await
     }
@@ -67,7 +74,7 @@ impl Publisher {
         &self,
         queue_url: &str,
         body: &str,
-        attributes: &[(&str, &str)],
+        attributes: &[(&str, Attribute<'_>)],
         fifo: Option<(&str, &str)>,
     ) -> Result<(), PublishError> {
         let failed = |source: aws_sdk_sqs::Error| PublishError::Send {
@@ -80,9 +87,13 @@ impl Publisher {
             .queue_url(queue_url)
             .message_body(body);
         for (name, value) in attributes {
+            let (data_type, text) = match value {
+                Attribute::String(text) => ("String", (*text).to_owned()),
+                Attribute::Number(n) => ("Number", n.to_string()),
+            };
             let attribute = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(*value)
+                .data_type(data_type)
+                .string_value(text)
                 .build()
                 .map_err(|e| failed(e.into()))?;
             send = send.message_attributes(*name, attribute);

@@ -1,6 +1,6 @@
 //! The `rejected-events` queue (§4): where a permanently refused message goes, body unchanged.
 
-use super::{PublishError, Publisher};
+use super::{Attribute, PublishError, Publisher};
 use crate::contract::RejectedEvent;
 
 /// Sends rejections to the `rejected-events` queue.
@@ -25,7 +25,10 @@ impl RejectedEvents {
             .publish(
                 &self.queue_url,
                 rejected,
-                &[("reason_code", rejected.reason_code.as_str())],
+                &[(
+                    "reason_code",
+                    Attribute::String(rejected.reason_code.as_str()),
+                )],
             )
             .await
     }
