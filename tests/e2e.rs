@@ -15,3 +15,4 @@ mod refunds;
 mod shopping;
 mod template;
 mod view;
+mod waiting;

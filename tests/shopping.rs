@@ -624,7 +624,8 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "order.placed",
                 json!({"order_id": "o-1", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}]}),
             ),
-            counts(&[("PutItem", 2)]),
+            // The claim, the order, and the one query for events waiting for it.
+            counts(&[("PutItem", 2), ("Query", 1)]),
         ),
         (
             "order-events",

@@ -22,6 +22,18 @@ pub const CHANNEL_UPDATES_VARS: [(Channel, &str); 4] = [
         "OMNISYNC_CHANNEL_UPDATES_CALL_CENTER_URL",
     ),
 ];
+/// Optional, comma-separated: the role ids of omnisync's own functions that deliver messages
+/// again (order-sync, for events that waited for their order).
+pub const REDELIVERING_SENDERS_VAR: &str = "OMNISYNC_REDELIVERING_SENDERS";
+/// How long an event waits for its order (seconds; contract §3, 14 days by default).
+pub const ORDER_WAIT_SECONDS_VAR: &str = "OMNISYNC_ORDER_WAIT_SECONDS";
+/// The default wait for an order: 14 days.
+pub const DEFAULT_ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+/// The queues events that waited for their order go back to, and their DLQs (order-sync only).
+pub const ORDER_EVENTS_URL_VAR: &str = "OMNISYNC_ORDER_EVENTS_URL";
+pub const ORDER_EVENTS_DLQ_URL_VAR: &str = "OMNISYNC_ORDER_EVENTS_DLQ_URL";
+pub const REFUND_EVENTS_URL_VAR: &str = "OMNISYNC_REFUND_EVENTS_URL";
+pub const REFUND_EVENTS_DLQ_URL_VAR: &str = "OMNISYNC_REFUND_EVENTS_DLQ_URL";
 /// The bucket for views too large for one SQS message (view fan-out only).
 pub const VIEWS_BUCKET_VAR: &str = "OMNISYNC_VIEWS_BUCKET";
 /// The `notifications` queue URL (availability notifier only).
@@ -45,6 +57,10 @@ pub struct FunctionConfig {
     pub channel_updates: Vec<(Channel, String)>,
     pub notifications_queue_url: Option<String>,
     pub views_bucket: Option<String>,
+    /// How long an event waits for its order.
+    pub order_wait: std::time::Duration,
+    /// Queue → (URL, DLQ URL), for the queues events that waited go back to.
+    pub redelivery_queues: Vec<(crate::contract::Queue, String, String)>,
 }
 
 impl FunctionConfig {
@@ -65,7 +81,8 @@ impl FunctionConfig {
             rejected_queue_url: required(REJECTED_QUEUE_URL_VAR)?,
             channel_senders: ChannelAuthorization::parse(
                 lookup(CHANNEL_SENDERS_VAR).as_deref().unwrap_or(""),
-            )?,
+            )?
+            .with_redelivering(lookup(REDELIVERING_SENDERS_VAR).as_deref().unwrap_or("")),
             channel_updates: CHANNEL_UPDATES_VARS
                 .iter()
                 .filter_map(|(channel, name)| {
@@ -77,6 +94,36 @@ impl FunctionConfig {
             notifications_queue_url: lookup(NOTIFICATIONS_QUEUE_URL_VAR)
                 .filter(|v| !v.trim().is_empty()),
             views_bucket: lookup(VIEWS_BUCKET_VAR).filter(|v| !v.trim().is_empty()),
+            order_wait: match lookup(ORDER_WAIT_SECONDS_VAR).filter(|v| !v.trim().is_empty()) {
+                None => DEFAULT_ORDER_WAIT,
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .map(std::time::Duration::from_secs)
+                    .map_err(|e| ConfigError::Invalid {
+                        name: ORDER_WAIT_SECONDS_VAR,
+                        reason: format!("expected whole seconds: {e}"),
+                    })?,
+            },
+            redelivery_queues: [
+                (
+                    crate::contract::Queue::Order,
+                    ORDER_EVENTS_URL_VAR,
+                    ORDER_EVENTS_DLQ_URL_VAR,
+                ),
+                (
+                    crate::contract::Queue::Refund,
+                    REFUND_EVENTS_URL_VAR,
+                    REFUND_EVENTS_DLQ_URL_VAR,
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(queue, url, dlq)| {
+                let url = lookup(url).filter(|v| !v.trim().is_empty())?;
+                let dlq = lookup(dlq).filter(|v| !v.trim().is_empty())?;
+                Some((queue, url, dlq))
+            })
+            .collect(),
         })
     }
 }
@@ -95,6 +142,22 @@ impl FunctionConfig {
             }
         }
         Ok(self.channel_updates.clone())
+    }
+
+    /// The URL and DLQ URL of `queue`, for events that waited for their order (order-sync needs
+    /// them for the order and refund queues).
+    pub fn require_redelivery_queue(
+        &self,
+        queue: crate::contract::Queue,
+    ) -> Result<(String, String), ConfigError> {
+        self.redelivery_queues
+            .iter()
+            .find(|(q, _, _)| *q == queue)
+            .map(|(_, url, dlq)| (url.clone(), dlq.clone()))
+            .ok_or(ConfigError::Missing(match queue {
+                crate::contract::Queue::Refund => REFUND_EVENTS_URL_VAR,
+                _ => ORDER_EVENTS_URL_VAR,
+            }))
     }
 
     /// The bucket for oversized views (the view fan-out needs it).
@@ -117,6 +180,14 @@ impl FunctionConfig {
 pub struct ChannelAuthorization {
     /// `None`: no map configured, every channel is accepted (local runs).
     senders: Option<HashMap<String, HashSet<Channel>>>,
+    /// Role ids of omnisync's own functions that deliver messages again.
+    redelivering: HashSet<String>,
+}
+
+/// The role id of a `SenderId` (`AROA…:session` for an assumed role; an IAM user's id has no
+/// session part). The session name is the caller's choice, so it never decides anything.
+fn role_id(sender: &str) -> &str {
+    sender.split(':').next().unwrap_or(sender)
 }
 
 impl ChannelAuthorization {
@@ -145,7 +216,28 @@ impl ChannelAuthorization {
         }
         Ok(ChannelAuthorization {
             senders: Some(senders),
+            redelivering: HashSet::new(),
         })
+    }
+
+    /// Adds the role ids (comma-separated) whose messages are omnisync's own redeliveries.
+    pub fn with_redelivering(mut self, role_ids: &str) -> Self {
+        self.redelivering = role_ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        self
+    }
+
+    /// Whether `sender` is one of omnisync's own principals that deliver messages again (always
+    /// true for a local run without a sender map, where every sender is trusted alike).
+    pub fn is_redelivering(&self, sender: Option<&str>) -> bool {
+        match &self.senders {
+            None => true,
+            Some(_) => sender.is_some_and(|s| self.redelivering.contains(role_id(s))),
+        }
     }
 
     /// Whether `sender` may send events that claim `channel`.
@@ -153,7 +245,7 @@ impl ChannelAuthorization {
         match &self.senders {
             None => true,
             Some(map) => sender
-                .and_then(|s| map.get(s))
+                .and_then(|s| map.get(s).or_else(|| map.get(role_id(s))))
                 .is_some_and(|channels| channels.contains(&channel)),
         }
     }
@@ -179,6 +271,23 @@ mod tests {
         assert!(map.permits(Some("AIDAWEB"), Channel::App));
         assert!(!map.permits(Some("AIDAOTHER"), Channel::Web));
         assert!(!map.permits(None, Channel::Web));
+    }
+
+    #[test]
+    fn a_role_is_matched_by_its_role_id_whatever_session_name_the_caller_picks() {
+        let map = ChannelAuthorization::parse(r#"{"AROASTORE": ["store"]}"#).unwrap();
+        assert!(map.permits(Some("AROASTORE:pos-17"), Channel::Store));
+        assert!(!map.permits(Some("AROAOTHER:AROASTORE"), Channel::Store));
+    }
+
+    #[test]
+    fn only_omnisync_s_own_roles_redeliver() {
+        let map = ChannelAuthorization::parse(r#"{"AROASTORE": ["store"]}"#)
+            .unwrap()
+            .with_redelivering("AROAORDERSYNC");
+        assert!(map.is_redelivering(Some("AROAORDERSYNC:order-sync")));
+        assert!(!map.is_redelivering(Some("AROASTORE:pos-17")));
+        assert!(!map.is_redelivering(None));
     }
 
     #[test]

@@ -91,9 +91,11 @@ def deploy(args):
     cfn.get_waiter("stack_create_complete").wait(
         StackName=args.stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
     )
+    # moto gives some resource types (an EventBridge rule's Lambda permission) no physical id.
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=args.stack)["StackResources"]
+        if "PhysicalResourceId" in r
     }
     stack = cfn.describe_stacks(StackName=args.stack)["Stacks"][0]
 
@@ -107,7 +109,12 @@ def deploy(args):
         functions[logical_id] = {
             "function_name": config["FunctionName"],
             "timeout_seconds": config["Timeout"],
-            "environment": config.get("Environment", {}).get("Variables", {}),
+            # Lambda's environment values are strings; moto keeps a Ref to a Number parameter
+            # as a number.
+            "environment": {
+                name: str(value)
+                for name, value in config.get("Environment", {}).get("Variables", {}).items()
+            },
         }
 
     parameters_given = dict(p.split("=", 1) for p in args.param)

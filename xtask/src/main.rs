@@ -34,7 +34,12 @@ enum Task {
     Test,
     /// Set up, start a local AWS stack with the runner and keep it running; prints the endpoint
     /// and queue URLs (Ctrl-C stops it).
-    Stack,
+    Stack {
+        /// How long a status change or refund waits for its order (the template's
+        /// OrderWaitSeconds; 14 days by default).
+        #[arg(long)]
+        order_wait_seconds: Option<u64>,
+    },
     /// Install the local-stack tools into .venv/ (moto, aws-sam-translator, cfn-lint,
     /// cargo-lambda).
     Setup,
@@ -61,9 +66,9 @@ fn main() -> Result<()> {
             let _venv = setup()?;
             runtime.block_on(demo())
         }
-        Task::Stack => {
+        Task::Stack { order_wait_seconds } => {
             let _venv = setup()?;
-            runtime.block_on(stack())
+            runtime.block_on(stack(order_wait_seconds))
         }
         Task::Test => {
             let venv = setup()?;
@@ -207,11 +212,15 @@ fn build(venv: &Venv, extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-async fn stack() -> Result<()> {
+async fn stack(order_wait_seconds: Option<u64>) -> Result<()> {
+    let mut params = local_params();
+    if let Some(seconds) = order_wait_seconds {
+        params.push(("OrderWaitSeconds", seconds.to_string()));
+    }
     let mut stack = LocalStack::deploy(StackOptions {
         endpoint: None,
         prefix: "omnisync",
-        params: local_params(),
+        params,
     })
     .await?;
     stack.start_runner(2)?;

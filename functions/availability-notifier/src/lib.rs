@@ -14,7 +14,7 @@
 //! `omnisync::store::Claim`).
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{AvailabilityChanged, BackInStock, EventKey, StockEvent};
 use omnisync::domain::availability::{restocks, sizes_match};
@@ -141,7 +141,11 @@ impl AvailabilityNotifier {
 impl EventHandler for AvailabilityNotifier {
     type Input = StockEvent;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        _delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         let report = &event.report;
         let TimelinePlace {
             previous,

@@ -5,7 +5,7 @@
 //! `omnisync::domain::cart` for the rule.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CartEvent, CustomerEvent};
 use omnisync::domain::cart::{CartEffect, effect};
@@ -29,7 +29,11 @@ pub struct CartSync {
 impl EventHandler for CartSync {
     type Input = CustomerEvent<CartEvent>;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        _delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         let customer_id = &event.customer_id;
         let key = event.key.clone();
         let written = match effect(&event.payload) {

@@ -6,7 +6,7 @@
 //! (see `omnisync::store`, `identity.rs`).
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, IdentityLinked};
 use omnisync::lambda::sqs_function;
@@ -29,7 +29,11 @@ pub struct IdentitySync {
 impl EventHandler for IdentitySync {
     type Input = CustomerEvent<IdentityLinked>;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        _delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         let written = self
             .table
             .link_guest(

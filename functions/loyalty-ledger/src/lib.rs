@@ -20,7 +20,7 @@ pub use stream::{LedgerEffect, effects_of};
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, LoyaltyEvent, ReasonCode, Rejection};
 use omnisync::domain::loyalty::{DebitDecision, DebitRequest, DecisionStatus};
@@ -93,7 +93,11 @@ impl Redemptions {
 impl EventHandler for Redemptions {
     type Input = CustomerEvent<LoyaltyEvent>;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        _delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         let request = DebitRequest::of(&event.key, &event.payload);
         let (decision, fresh) = self
             .decide(&event.customer_id, &request)

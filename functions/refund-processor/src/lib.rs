@@ -5,17 +5,17 @@
 //! order through its claim), decide with the pure rule (`omnisync::domain::refund::decide`), and
 //! commit the decision against the order's revision (`Table::commit_refund`). A commit that lost
 //! a race loads and decides again (`retry_on_conflict`), so two refunds racing on one order never
-//! refund more than was bought. A refund whose order has not arrived is a transient failure: SQS
-//! delivers it again.
+//! refund more than was bought. A refund whose order has not arrived waits for it (contract §3,
+//! v1.1; see order-sync): it is set aside and decided when order-sync sends it back.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
-use omnisync::contract::{CustomerEvent, RefundRequested, Rejection};
+use omnisync::contract::{CustomerEvent, Queue, RefundRequested, Rejection};
 use omnisync::domain::refund::{RefundDecision, RefundOutcome, decide};
 use omnisync::lambda::sqs_function;
 use omnisync::store::key::{CustomerItem, customer_pk};
-use omnisync::store::{Commit, RefundContext, Table, retry_on_conflict};
+use omnisync::store::{Commit, RefundContext, Table, WaitingEvent, retry_on_conflict};
 
 /// The deployed function, built from its clients and configuration (by `main.rs` and by the
 /// local runner alike).
@@ -24,11 +24,18 @@ pub fn function(
     config: &FunctionConfig,
 ) -> Result<SqsBatchProcessor<RefundProcessor>, ConfigError> {
     let table = config.state_table(clients);
-    Ok(sqs_function(clients, config, RefundProcessor { table }))
+    let wait = config.order_wait;
+    Ok(sqs_function(
+        clients,
+        config,
+        RefundProcessor { table, wait },
+    ))
 }
 
 pub struct RefundProcessor {
     table: Table,
+    /// How long a refund waits for its order.
+    wait: std::time::Duration,
 }
 
 /// A refund for an order that has not arrived yet.
@@ -73,6 +80,51 @@ fn outcome_of(decision: &RefundDecision, fresh: bool) -> Result<Applied, ApplyEr
 }
 
 impl RefundProcessor {
+    /// Sets a refund aside until its order arrives (order-sync sends it back then), then checks
+    /// again: the order may have been placed while this was being written.
+    async fn wait(
+        &self,
+        request: &CustomerEvent<RefundRequested>,
+        delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
+        let not_yet = || {
+            ApplyError::transient(OrderNotYetSeen {
+                order_id: request.payload.order_id.clone(),
+                refund_id: request.payload.refund_id.clone(),
+            })
+        };
+        let waiting = WaitingEvent::new(
+            Queue::Refund,
+            &request.payload.order_id,
+            &request.key,
+            delivery.body,
+            delivery.sender_id,
+            delivery.first_sent_ms,
+            self.wait,
+        );
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if waiting.wait_until_ms <= now_ms {
+            // Sent longer ago than the wait (redriven from a DLQ): the queue's retries decide.
+            return Err(not_yet());
+        }
+        self.table
+            .wait_for_order(&waiting)
+            .await
+            .map_err(ApplyError::transient)?;
+        match self.process(request).await.map_err(ApplyError::transient)? {
+            Processed::WaitForOrder => Ok(Applied::Waiting),
+            Processed::Decided { decision, fresh } => {
+                self.table
+                    .stop_waiting(&waiting)
+                    .await
+                    .map_err(ApplyError::transient)?;
+                outcome_of(&decision, fresh)
+            }
+        }
+    }
+
     async fn process(
         &self,
         request: &CustomerEvent<RefundRequested>,
@@ -116,13 +168,14 @@ impl RefundProcessor {
 impl EventHandler for RefundProcessor {
     type Input = CustomerEvent<RefundRequested>;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         match self.process(event).await.map_err(ApplyError::transient)? {
             Processed::Decided { decision, fresh } => outcome_of(&decision, fresh),
-            Processed::WaitForOrder => Err(ApplyError::transient(OrderNotYetSeen {
-                order_id: event.payload.order_id.clone(),
-                refund_id: event.payload.refund_id.clone(),
-            })),
+            Processed::WaitForOrder => self.wait(event, delivery).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! `omnisync::domain::wishlist`). Purchases take SKUs off at read time, from the order items.
 
 use omnisync::aws::Clients;
-use omnisync::batch::{Applied, ApplyError, EventHandler, SqsBatchProcessor};
+use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, WishlistEvent};
 use omnisync::domain::wishlist::op_of;
@@ -28,7 +28,11 @@ pub struct WishlistSync {
 impl EventHandler for WishlistSync {
     type Input = CustomerEvent<WishlistEvent>;
 
-    async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        event: &Self::Input,
+        _delivery: &Delivery<'_>,
+    ) -> Result<Applied, ApplyError> {
         let (sku, op) = op_of(&event.payload);
         let written = self
             .table

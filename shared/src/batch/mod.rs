@@ -11,5 +11,8 @@ pub mod stream;
 
 pub use deadline::Deadline;
 
-pub use sqs::{Applied, ApplyError, BoxError, EventHandler, SqsBatchProcessor};
+pub use sqs::{
+    Applied, ApplyError, BoxError, Delivery, EventHandler, FIRST_SENT_ATTRIBUTE,
+    ORIGINAL_SENDER_ATTRIBUTE, SqsBatchProcessor,
+};
 pub use stream::in_shard_order;

@@ -39,6 +39,15 @@ pub enum Applied {
     Changed,
     /// Already applied (a redelivery) or superseded: nothing to change.
     Unchanged,
+    /// Set aside until something it needs arrives (an event waiting for its order); it will be
+    /// delivered again then, or moved to its queue's DLQ when its wait is over.
+    Waiting,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl From<crate::store::WriteOutcome> for Applied {
@@ -67,6 +76,26 @@ impl ApplyError {
     }
 }
 
+/// The SQS message an event came in: what a handler needs to set the message aside and deliver
+/// it again later (an event that waits for its order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery<'a> {
+    pub message_id: &'a str,
+    /// The body, unchanged.
+    pub body: &'a str,
+    /// The sender the event was authorized as (the original sender of a message re-delivered by
+    /// omnisync itself).
+    pub sender_id: Option<&'a str>,
+    /// When the event was first sent (milliseconds since the Unix epoch): a re-delivered
+    /// message keeps the time of the first.
+    pub first_sent_ms: i64,
+}
+
+/// Message attributes of a message omnisync delivers again (see [`Delivery`]). They are trusted
+/// only when the sending principal is one of omnisync's own (`OMNISYNC_REDELIVERING_SENDERS`).
+pub const ORIGINAL_SENDER_ATTRIBUTE: &str = "omnisync-original-sender";
+pub const FIRST_SENT_ATTRIBUTE: &str = "omnisync-first-sent";
+
 /// The domain side of one SQS-triggered function: its queue's typed input, and how it applies
 /// one event.
 pub trait EventHandler: Send + Sync {
@@ -77,6 +106,7 @@ pub trait EventHandler: Send + Sync {
     fn apply(
         &self,
         event: &Self::Input,
+        delivery: &Delivery<'_>,
     ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
 }
 
@@ -141,18 +171,19 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
     async fn process_record(&self, record: &SqsMessage) -> Outcome {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        let (event, fields) = match self.admit(record, body) {
+        let (event, fields, delivery) = match self.admit(record, body) {
             Ok(admitted) => admitted,
             Err(rejection) => {
                 tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
                 return self.reject(record, body, &rejection).await;
             }
         };
-        match self.handler.apply(&event).await {
+        match self.handler.apply(&event, &delivery).await {
             Ok(applied) => {
                 let outcome = match applied {
                     Applied::Changed => "applied",
                     Applied::Unchanged => "unchanged",
+                    Applied::Waiting => "waiting",
                 };
                 fields.info(outcome);
                 Outcome::Applied(applied)
@@ -179,12 +210,31 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
     fn admit<'a>(
         &self,
         record: &'a SqsMessage,
-        body: &str,
-    ) -> Result<(H::Input, LogFields<'a>), Rejection> {
+        body: &'a str,
+    ) -> Result<(H::Input, LogFields<'a>, Delivery<'a>), Rejection> {
         let sent_at_ms = record
             .attributes
             .get("SentTimestamp")
             .and_then(|t| t.parse::<i64>().ok());
+        let sending = record.attributes.get("SenderId").map(String::as_str);
+        let attribute = |name: &str| {
+            record
+                .message_attributes
+                .get(name)
+                .and_then(|a| a.string_value.as_deref())
+        };
+        // A message omnisync delivers again carries its original sender and send time; only
+        // omnisync's own principals are believed.
+        let redelivered = self.senders.is_redelivering(sending);
+        let sender = match attribute(ORIGINAL_SENDER_ATTRIBUTE) {
+            Some(original) if redelivered => Some(original),
+            _ => sending,
+        };
+        let first_sent_ms = attribute(FIRST_SENT_ATTRIBUTE)
+            .filter(|_| redelivered)
+            .and_then(|t| t.parse::<i64>().ok())
+            .or(sent_at_ms)
+            .unwrap_or_else(now_ms);
         let event = parse_event(body, sent_at_ms)?;
         let fields = LogFields {
             message_id: record.message_id.as_deref().unwrap_or_default(),
@@ -193,7 +243,6 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             channel: event.channel.as_str(),
         };
         let input = H::Input::from_event(event)?;
-        let sender = record.attributes.get("SenderId").map(String::as_str);
         if !self.senders.permits(sender, input.channel()) {
             return Err(Rejection::new(
                 ReasonCode::ChannelNotPermitted,
@@ -204,7 +253,13 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                 ),
             ));
         }
-        Ok((input, fields))
+        let delivery = Delivery {
+            message_id: fields.message_id,
+            body,
+            sender_id: sender,
+            first_sent_ms,
+        };
+        Ok((input, fields, delivery))
     }
 
     async fn reject(&self, record: &SqsMessage, body: &str, rejection: &Rejection) -> Outcome {
@@ -258,7 +313,11 @@ mod tests {
     impl EventHandler for Slow {
         type Input = CustomerEvent<CartEvent>;
 
-        async fn apply(&self, event: &Self::Input) -> Result<Applied, ApplyError> {
+        async fn apply(
+            &self,
+            event: &Self::Input,
+            _delivery: &Delivery<'_>,
+        ) -> Result<Applied, ApplyError> {
             if let CartEvent::ItemAdded { sku, .. } = &event.payload
                 && sku == "SLOW"
             {

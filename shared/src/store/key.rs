@@ -19,6 +19,30 @@ pub const ORDER_CLAIM_SK: &str = "CLAIM";
 pub const VIEW_VERSION_SK: &str = "VERSION";
 /// The sparse index that finds who wishes for a SKU.
 pub const WISH_INDEX: &str = "wishlist-by-sku";
+/// The sparse index that finds the events whose wait for their order is over.
+pub const WAITING_INDEX: &str = "waiting-by-deadline";
+/// The one partition of [`WAITING_INDEX`] (waiting events are few: a hot partition is no risk).
+pub const WAITING_INDEX_PK: &str = "WAITING";
+const WAITING: &str = "WAITING#";
+
+/// In an order id's claim partition: an event waiting for the order (sorted by event order).
+pub fn waiting_sk(key: &EventKey) -> String {
+    format!("{WAITING}{}", report_sk(key))
+}
+
+/// The prefix of every waiting event's sort key.
+pub fn waiting_prefix() -> &'static str {
+    WAITING
+}
+
+/// The index sort key of a waiting event: when its wait is over, then which one it is.
+pub fn waiting_index_sk(wait_until_ms: i64, order_id: &str, key: &EventKey) -> String {
+    format!(
+        "{}#{order_id}#{}",
+        report_sk(&EventKey::new(wait_until_ms, "")),
+        key.event_id
+    )
+}
 
 /// What a partition is about.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,6 +28,7 @@
 //! | availability report | `STOCK#<json of [sku, size, store_id]>` | `<instant, offset and zero-padded>#<event_id>` | `rev`, `t`, `e`, `available_quantity` |
 //! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`sending`/`sent`), `claimed_at_ms` |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
+//! | event waiting for its order | `ORDER#<order_id>` | `WAITING#<event order>` | `queue`, `order_id`, `key`, `body`, `sender_id`, `first_sent_ms`, `wait_until_ms`, `gsi2pk` = `WAITING`, `gsi2sk` = `<wait end>#<order_id>#<event_id>` (the sparse `waiting-by-deadline` index), `expires_at` (TTL) |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
 //! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
 //!
@@ -63,6 +64,7 @@ mod orders;
 mod refunds;
 pub mod stream;
 mod view;
+mod waiting;
 mod wishlist;
 mod write;
 
@@ -70,6 +72,7 @@ pub use availability::{Claim, FIFO_DEDUPLICATION_WINDOW_MS, RESEND_HORIZON_MS, T
 pub use loyalty::DebitCommit;
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;
+pub use waiting::WaitingEvent;
 pub use write::{
     Cancelled, Commit, MAX_ATTEMPTS, StoreError, Table, WriteOutcome, cancellation, is_lost_race,
     retry_on_conflict,
