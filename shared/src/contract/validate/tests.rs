@@ -591,3 +591,232 @@ fn the_clock_rule_comes_in_its_place_in_the_check_order() {
         rejection.detail
     );
 }
+
+/// The contract's JSON for an event, written out independently of the parser: what a channel
+/// would send for it.
+fn body_of(event: &Event) -> Value {
+    let instant = chrono::DateTime::from_timestamp_millis(event.key.at_ms)
+        .expect("an instant the parser accepted")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let payload = match &event.payload {
+        Payload::Cart(CartEvent::ItemAdded { sku, quantity })
+        | Payload::Cart(CartEvent::ItemQuantitySet { sku, quantity }) => {
+            json!({"sku": sku, "quantity": quantity})
+        }
+        Payload::Cart(CartEvent::ItemRemoved { sku }) => json!({"sku": sku}),
+        Payload::Cart(CartEvent::Cleared) => json!({}),
+        Payload::Wishlist(WishlistEvent::ItemAdded {
+            sku,
+            preferred_size,
+        }) => json!({"sku": sku, "preferred_size": preferred_size}),
+        Payload::Wishlist(WishlistEvent::ItemRemoved { sku }) => json!({"sku": sku}),
+        Payload::Order(OrderEvent::Placed(order)) => json!({
+            "order_id": order.order_id, "currency": order.currency,
+            "fulfillment": order.fulfillment.as_str(), "pickup_store_id": order.pickup_store_id,
+            "lines": order.lines,
+        }),
+        Payload::Order(OrderEvent::StatusChanged { order_id, status }) => {
+            json!({"order_id": order_id, "status": status.as_str()})
+        }
+        Payload::Refund(refund) => json!({
+            "refund_id": refund.refund_id, "order_id": refund.order_id, "lines": refund.lines,
+            "reason": refund.reason,
+        }),
+        Payload::Loyalty(LoyaltyEvent::PointsRedeemed {
+            redemption_id,
+            points,
+        }) => json!({"redemption_id": redemption_id, "points": points}),
+        Payload::Loyalty(LoyaltyEvent::PointsAdjusted {
+            adjustment_id,
+            points,
+            reason,
+        }) => json!({"adjustment_id": adjustment_id, "points": points, "reason": reason}),
+        Payload::Inventory(report) => json!({
+            "sku": report.sku, "size": report.size, "store_id": report.store_id,
+            "available_quantity": report.available_quantity,
+        }),
+        Payload::Identity(link) => json!({"anonymous_id": link.anonymous_id}),
+    };
+    json!({
+        "event_id": event.event_id(), "type": event.event_type().as_str(), "schema_version": 1,
+        "customer_id": event.customer_id, "channel": event.channel.as_str(),
+        "occurred_at": instant, "store_id": event.store_id, "payload": payload,
+    })
+}
+
+/// One way to damage a valid body.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Remove the key at this index (of the top level or, when `in_payload`, the payload).
+    Remove { in_payload: bool, index: usize },
+    /// Replace the value at this index with another JSON value.
+    Replace {
+        in_payload: bool,
+        index: usize,
+        value: Value,
+    },
+    /// Add a field.
+    Add { in_payload: bool, name: String },
+    /// Cut the serialized body at this byte.
+    Truncate(usize),
+    /// Overwrite one byte of the serialized body.
+    Byte { at: usize, value: u8 },
+}
+
+fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        "[ -~]{0,12}".prop_map(Value::String),
+        Just(json!(999)),
+        Just(json!(0)),
+        Just(json!("")),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_mutation() -> impl proptest::strategy::Strategy<Value = Mutation> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<bool>(), 0usize..10)
+            .prop_map(|(in_payload, index)| Mutation::Remove { in_payload, index }),
+        (any::<bool>(), 0usize..10, arb_json()).prop_map(|(in_payload, index, value)| {
+            Mutation::Replace {
+                in_payload,
+                index,
+                value,
+            }
+        }),
+        (any::<bool>(), "[a-z_]{1,10}")
+            .prop_map(|(in_payload, name)| Mutation::Add { in_payload, name }),
+        (0usize..400).prop_map(Mutation::Truncate),
+        (0usize..400, any::<u8>()).prop_map(|(at, value)| Mutation::Byte { at, value }),
+    ]
+}
+
+fn mutate(mut body: Value, mutations: &[Mutation]) -> Vec<u8> {
+    let mut bytes_edits = Vec::new();
+    for mutation in mutations {
+        let target =
+            |body: &mut Value, in_payload: bool| -> Option<serde_json::Map<String, Value>> {
+                let object = if in_payload {
+                    body.get_mut("payload")?.as_object_mut()?
+                } else {
+                    body.as_object_mut()?
+                };
+                Some(std::mem::take(object))
+            };
+        let put_back =
+            |body: &mut Value, in_payload: bool, object: serde_json::Map<String, Value>| {
+                let slot = if in_payload {
+                    body.get_mut("payload")
+                } else {
+                    Some(body)
+                };
+                if let Some(slot) = slot {
+                    *slot = Value::Object(object);
+                }
+            };
+        match mutation {
+            Mutation::Remove { in_payload, index } => {
+                if let Some(mut object) = target(&mut body, *in_payload) {
+                    if let Some(key) = object.keys().nth(*index % object.len().max(1)).cloned() {
+                        object.remove(&key);
+                    }
+                    put_back(&mut body, *in_payload, object);
+                }
+            }
+            Mutation::Replace {
+                in_payload,
+                index,
+                value,
+            } => {
+                if let Some(mut object) = target(&mut body, *in_payload) {
+                    if let Some(key) = object.keys().nth(*index % object.len().max(1)).cloned() {
+                        object.insert(key, value.clone());
+                    }
+                    put_back(&mut body, *in_payload, object);
+                }
+            }
+            Mutation::Add { in_payload, name } => {
+                if let Some(mut object) = target(&mut body, *in_payload) {
+                    object.insert(name.clone(), json!(1));
+                    put_back(&mut body, *in_payload, object);
+                }
+            }
+            Mutation::Truncate(_) | Mutation::Byte { .. } => bytes_edits.push(mutation.clone()),
+        }
+    }
+    let mut bytes = body.to_string().into_bytes();
+    for edit in bytes_edits {
+        match edit {
+            Mutation::Truncate(at) => bytes.truncate(at % (bytes.len() + 1)),
+            Mutation::Byte { at, value } if !bytes.is_empty() => {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            _ => {}
+        }
+    }
+    bytes
+}
+
+/// Every accepted body must mean the same event when the event is written out again.
+fn round_trips(accepted: &Event) -> Result<(), String> {
+    let again =
+        parse(&body_of(accepted)).map_err(|r| format!("re-encoded body rejected: {r:?}"))?;
+    if &again == accepted {
+        Ok(())
+    } else {
+        Err(format!("{again:?} != {accepted:?}"))
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    /// Arbitrary bytes never panic the parser; whatever it accepts round-trips.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(event) = parse_event(&text, None) {
+            proptest::prop_assert!(round_trips(&event).is_ok());
+        }
+    }
+
+    /// Mutations of valid bodies never panic, always end in a typed result, and every body still
+    /// accepted round-trips to the same event.
+    #[test]
+    fn mutated_valid_bodies_never_panic_and_accepted_ones_round_trip(
+        which in 0usize..13,
+        mutations in proptest::collection::vec(arb_mutation(), 1..4),
+    ) {
+        let body = valid_bodies().swap_remove(which);
+        let bytes = mutate(body, &mutations);
+        let text = String::from_utf8_lossy(&bytes);
+        match parse_event(&text, None) {
+            Ok(event) => {
+                let checked = round_trips(&event);
+                proptest::prop_assert!(checked.is_ok(), "{}: {:?}", text, checked);
+            }
+            Err(rejection) => proptest::prop_assert!(!rejection.detail.is_empty()),
+        }
+    }
+}
+
+#[test]
+fn every_valid_sample_round_trips() {
+    for body in valid_bodies() {
+        let event = parse(&body).unwrap();
+        assert_eq!(round_trips(&event), Ok(()), "{body}");
+    }
+}
