@@ -6,7 +6,7 @@ use crate::support::faults::{LoseWriteResponses, RefuseWrites, RequestCounter, c
 use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, clients_with_sqs, event, invoke_sample_with, stack,
 };
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -363,7 +363,7 @@ async fn a_send_whose_response_is_lost_is_retried_and_the_queue_holds_one_notifi
     let Some(stack) = before_the_restock("notify-lost").await else {
         return;
     };
-    let lost = LoseWriteResponses::on("SendMessage", "JKT-RAIN", 1);
+    let lost = LoseWriteResponses::on("SendMessageBatch", "JKT-RAIN", 1);
     let clients = clients_with_sqs(&stack, lost.clone());
     // The first delivery's send reaches the queue but its response is lost; whether the SDK or
     // SQS (a batch item failure, then a redelivery) retries it, the retry sends the same message.
@@ -381,7 +381,7 @@ async fn a_notifier_that_dies_after_sending_and_before_recording_sends_one_notif
     };
     // Marking sent always fails: the invocation "dies" after its send, twice (the delivery and
     // a redelivery within the window, which sends again: SQS drops the copy).
-    let refuse_mark = RefuseWrites::new("PutItem", r#"{"S":"sent"}"#);
+    let refuse_mark = RefuseWrites::new("UpdateItem", r#"{"S":"sent"}"#);
     let crashing = clients_with(&stack, refuse_mark.clone());
     for delivery in ["first", "within the window"] {
         let response = invoke_sample_with(&stack, &crashing, NOTIFIER, RESTOCK).await;
@@ -442,13 +442,176 @@ async fn requests_per_restock_and_notification() {
         dynamodb.snapshot(),
         sqs.snapshot()
     );
-    // The report (1 PutItem, 2 one-item Query for its neighbours), the audience (1 index Query,
-    // 1 Query of the wisher's partition), and the notification: its claim (1 PutItem), the send
-    // (1 SendMessage) and the mark (1 GetItem + 1 PutItem).
+    // The report (1 PutItem, 2 one-item Query for its neighbours); the audience: its progress
+    // (1 GetItem, then 1 PutItem to move it on and 1 GetItem to find it decided), 1 index Query,
+    // 1 Query of the wisher's partition and 1 PutItem (the member); the notification: the
+    // members (1 Query), its claim (1 PutItem), the send (1 SendMessageBatch, for up to ten) and
+    // the mark (1 UpdateItem).
     assert_eq!(
         dynamodb.snapshot(),
-        counts(&[("GetItem", 1), ("PutItem", 3), ("Query", 4)])
+        counts(&[
+            ("GetItem", 2),
+            ("PutItem", 4),
+            ("Query", 5),
+            ("UpdateItem", 1)
+        ])
     );
-    assert_eq!(sqs.snapshot(), counts(&[("SendMessage", 1)]));
+    assert_eq!(sqs.snapshot(), counts(&[("SendMessageBatch", 1)]));
     assert_eq!(notifications(&stack).await, dan_notified());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout() {
+    // Each invocation must answer within 10 s; the restock takes several, resuming each time.
+    let Some(mut stack) = stack(
+        "notify-3k",
+        &[
+            ("FunctionTimeout", "10"),
+            ("QueueVisibilityTimeout", "12"),
+            ("MaxReceiveCount", "30"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // 3,000 wishers, written as wishlist-sync stores them (25 per request); every tenth wants
+    // another size.
+    let dynamodb = stack.dynamodb();
+    let table = stack.table().unwrap().to_owned();
+    let wishers: Vec<(String, Option<&str>)> = (0..3_000)
+        .map(|i| {
+            (
+                format!("w-{i:04}"),
+                if i % 10 == 0 { Some("L") } else { None },
+            )
+        })
+        .collect();
+    for chunk in wishers.chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|(id, size)| {
+                let mut item: std::collections::HashMap<String, AttributeValue> = [
+                    ("pk", AttributeValue::S(format!("CUSTOMER#{id}"))),
+                    ("sk", AttributeValue::S("WISH#SKU-3K".into())),
+                    ("rev", AttributeValue::N("1".into())),
+                    ("t", AttributeValue::N("1000".into())),
+                    ("e", AttributeValue::S(format!("wish-{id}"))),
+                    ("added", AttributeValue::Bool(true)),
+                    ("gsi1pk", AttributeValue::S("WISHSKU#SKU-3K".into())),
+                    ("gsi1sk", AttributeValue::S(format!("CUSTOMER#{id}"))),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+                if let Some(size) = size {
+                    item.insert("size".into(), AttributeValue::S((*size).into()));
+                }
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        let written = dynamodb
+            .batch_write_item()
+            .request_items(&table, writes)
+            .send()
+            .await
+            .unwrap();
+        assert!(written.unprocessed_items.unwrap_or_default().is_empty());
+    }
+    stack
+        .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
+        .unwrap();
+    stack
+        .send(
+            "wishlist-events",
+            &bodies(&[wish("w-solo", "c-solo", "SKU-SOLO", None)]),
+        )
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["wishlist-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    stack
+        .start_runner_for(&stack.clients(), 1, &["AvailabilityNotifierFunction"])
+        .unwrap();
+    send_inventory(
+        &stack,
+        &[
+            availability("sold-out", 1_000, "SKU-3K", Some("M"), None, 0),
+            availability("solo-out", 1_000, "SKU-SOLO", None, None, 0),
+        ],
+    )
+    .await;
+    // The big restock and an innocent one in the same batch.
+    stack
+        .send(
+            "inventory-events",
+            &bodies(&[
+                availability("back", 2_000, "SKU-3K", Some("M"), None, 5),
+                availability("solo-back", 2_000, "SKU-SOLO", None, None, 1),
+            ]),
+        )
+        .await
+        .unwrap();
+    // The messaging service consumes notifications while they are sent, as it would.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let received = std::sync::Mutex::new(Vec::<String>::new());
+    let consume = async {
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+            let bodies = stack.drain("notifications.fifo").await.unwrap();
+            received.lock().unwrap().extend(bodies);
+            if finished {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    };
+    let wait = async {
+        let limit = std::time::Duration::from_secs(600);
+        stack
+            .wait_drained(&["inventory-events"], limit)
+            .await
+            .unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    tokio::join!(consume, wait);
+    assert_eq!(
+        stack.drain("inventory-events-dlq").await.unwrap(),
+        Vec::<String>::new()
+    );
+    let mut ids = BTreeSet::new();
+    let mut sent: BTreeSet<Sent> = BTreeSet::new();
+    for body in received.into_inner().unwrap() {
+        let n: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            ids.insert(n["notification_id"].as_str().unwrap().to_owned()),
+            "a duplicate notification: {n}"
+        );
+        sent.insert((
+            n["customer_id"].as_str().unwrap().to_owned(),
+            n["sku"].as_str().unwrap().to_owned(),
+            n["size"].as_str().map(str::to_owned),
+            n["store_id"].as_str().map(str::to_owned),
+        ));
+    }
+    let expected: BTreeSet<Sent> = wishers
+        .iter()
+        .filter(|(_, size)| size.is_none())
+        .map(|(id, _)| (id.clone(), "SKU-3K".to_owned(), Some("M".to_owned()), None))
+        .chain(std::iter::once((
+            "c-solo".to_owned(),
+            "SKU-SOLO".to_owned(),
+            None,
+            None,
+        )))
+        .collect();
+    assert_eq!(sent.len(), 2_701);
+    assert_eq!(
+        sent, expected,
+        "every matching wisher once, and the innocent restock"
+    );
 }

@@ -294,17 +294,24 @@ impl LocalStack {
             if messages.is_empty() {
                 return Ok(bodies);
             }
-            for message in messages {
-                if let Some(handle) = &message.receipt_handle {
-                    sqs.delete_message()
-                        .queue_url(&url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .context("DeleteMessage")?;
-                }
-                bodies.extend(message.body);
-            }
+            let entries: Vec<aws_sdk_sqs::types::DeleteMessageBatchRequestEntry> = messages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .set_receipt_handle(m.receipt_handle.clone())
+                        .build()
+                        .ok()
+                })
+                .collect();
+            sqs.delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .context("DeleteMessageBatch")?;
+            bodies.extend(messages.into_iter().filter_map(|m| m.body));
         }
     }
 

@@ -1,26 +1,34 @@
-//! availability-notifier: SQS `inventory-events` → `wishlist.back_in_stock` on `notifications`.
+//! availability-notifier: SQS `inventory-events` → `wishlist.back_in_stock` on `notifications.fifo`.
 //!
 //! Each report is placed in its `(sku, size, store_id)` timeline; the restocks that placement
 //! makes (the report itself, or the one after it when a late 0 arrives) notify every customer
-//! whose wishlist holds the SKU, in a matching size, when the restock is processed. Candidates
-//! come from the sparse `wishlist-by-sku` index and are confirmed against the customer's folded
-//! wishlist (purchases and guest sign-ins included).
+//! whose wishlist holds the SKU, in a matching size, when the restock is processed.
 //!
-//! Each notification goes to the FIFO queue `notifications.fifo` with its `notification_id` (the
-//! same for every delivery of the restock) as `MessageDeduplicationId` and the customer as
-//! `MessageGroupId`. Its claim is written before the first send and it is marked sent after: a
-//! redelivery (a lost send response, a crash before the mark) within the resend horizon sends it
-//! again and SQS drops the copy; one after the horizon never sends (see
-//! `omnisync::store::Claim`).
+//! **The audience is decided once** (contract §2) and stored (`omnisync::store`,
+//! `notifications.rs`): wishers come a page at a time from the sparse `wishlist-by-sku` index,
+//! are looked at in parallel against their customer's folded wishlist (purchases and guest
+//! sign-ins included), and each page's members are written before the cursor moves on. A restock
+//! with thousands of wishers may take several deliveries; each resumes where the last stopped
+//! (the batch answers before the invocation's deadline and reports the restock for redelivery),
+//! and a redelivery after the audience is decided never decides again. An index entry whose SKU a
+//! purchase took off the wishlist is removed on the way, so the index does not only grow.
+//!
+//! **Each customer hears once**: notifications go to the FIFO queue in batches of ten, each with
+//! its `notification_id` (the same for every delivery of the restock) as
+//! `MessageDeduplicationId` and the customer as `MessageGroupId`. A member is claimed before its
+//! send and marked sent after; a delivery that finds a claim not marked sent sends again only
+//! within the resend horizon, inside SQS's deduplication window (see `omnisync::store::Claim`).
 
+use futures::StreamExt;
 use omnisync::aws::Clients;
 use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{AvailabilityChanged, BackInStock, EventKey, StockEvent};
 use omnisync::domain::availability::{restocks, sizes_match};
+use omnisync::domain::wishlist::WishOp;
 use omnisync::lambda::sqs_function;
 use omnisync::queue::{PublishError, Publisher};
-use omnisync::store::{Claim, StoreError, Table, TimelinePlace};
+use omnisync::store::{Audience, Claim, Member, StoreError, Table, TimelinePlace};
 
 /// The deployed function, built from its clients and configuration (by `main.rs` and by the
 /// local runner alike). It needs the `notifications` queue.
@@ -42,7 +50,18 @@ pub enum NotifyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Send(#[from] PublishError),
+    #[error("{failed} of a batch of notifications were not accepted by SQS; they are sent again")]
+    NotAccepted { failed: usize },
 }
+
+/// Wishers looked at per page of the wishlist index (each page's decisions are saved before the
+/// next page is read, so a restock with thousands of wishers is decided over several deliveries
+/// if it must be).
+const WISHERS_PER_PAGE: i32 = 100;
+/// Wishers looked at, and notification batches sent, at once.
+const PARALLEL: usize = 16;
+/// Notifications per `SendMessageBatch` (SQS's maximum).
+const BATCH: usize = 10;
 
 pub struct AvailabilityNotifier {
     table: Table,
@@ -50,92 +69,226 @@ pub struct AvailabilityNotifier {
     notifications_queue_url: String,
 }
 
-impl AvailabilityNotifier {
-    /// The customers to notify: wishers of the SKU (guest ids resolved to their customer) whose
-    /// folded wishlist holds it in a matching size.
-    async fn audience(&self, report: &AvailabilityChanged) -> Result<Vec<String>, StoreError> {
-        let mut customers: Vec<String> = Vec::new();
-        for id in self.table.wishers(&report.sku).await? {
-            let own = self.table.id_state(&id).await?;
-            let (customer_id, state) = match own.linked_to {
-                // A guest's wish belongs to the customer it was linked to.
-                Some((customer_id, _)) => {
-                    if customers.contains(&customer_id) {
-                        continue;
-                    }
-                    let state = self.table.customer_state(&customer_id).await?;
-                    (customer_id, state)
-                }
-                None => {
-                    if customers.contains(&id) {
-                        continue;
-                    }
-                    let state = self.table.customer_state_with(&id, own).await?;
-                    (id, state)
-                }
-            };
-            let wants = state.shopping.wishlist.iter().any(|item| {
-                item.sku == report.sku
-                    && sizes_match(item.preferred_size.as_deref(), report.size.as_deref())
-            });
-            if wants {
-                customers.push(customer_id);
-            }
-        }
-        Ok(customers)
-    }
+/// What one wisher comes to for one restock.
+enum Verdict {
+    /// This customer is in the audience.
+    Notify(String),
+    /// Wished for the SKU in another size.
+    OtherSize,
+    /// The SKU is no longer on the folded wishlist although this id's wish item still adds it
+    /// (a purchase took it off at read time): the index entry is stale.
+    Stale { owner_id: String, key: EventKey },
+    /// Not (or no longer) a wisher.
+    No,
+}
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+impl AvailabilityNotifier {
+    /// Decides the restock's audience (once: a redelivery after it is decided reads it back),
+    /// then sends every member's notification not yet sent.
     async fn notify(
         &self,
         report: &AvailabilityChanged,
         restock: &EventKey,
     ) -> Result<usize, NotifyError> {
-        let mut sent = 0;
-        for customer_id in self.audience(report).await? {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                .unwrap_or_default();
+        self.decide_audience(report, &restock.event_id).await?;
+        self.notify_audience(report, &restock.event_id).await
+    }
+
+    /// The audience, a page of wishers at a time: each page's members are written, then the
+    /// cursor moves past the page. Stale index entries found on the way are removed.
+    async fn decide_audience(
+        &self,
+        report: &AvailabilityChanged,
+        restock_id: &str,
+    ) -> Result<(), StoreError> {
+        loop {
+            let (audience, rev) = self.table.audience(restock_id).await?;
+            if audience.decided {
+                return Ok(());
+            }
+            let (wishers, next) = self
+                .table
+                .wishers_page(&report.sku, audience.next.as_ref(), WISHERS_PER_PAGE)
+                .await?;
+            let verdicts: Vec<Result<Verdict, StoreError>> = futures::stream::iter(wishers)
+                .map(|id| self.verdict(report, id))
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
+            let mut writes = Vec::new();
+            for verdict in verdicts {
+                match verdict? {
+                    Verdict::Notify(customer_id) => writes.push(Either::Left(customer_id)),
+                    Verdict::Stale { owner_id, key } => writes.push(Either::Right((owner_id, key))),
+                    Verdict::OtherSize | Verdict::No => {}
+                }
+            }
+            let written: Vec<Result<(), StoreError>> = futures::stream::iter(writes)
+                .map(|write| async move {
+                    match write {
+                        Either::Left(customer_id) => {
+                            self.table.add_to_audience(restock_id, &customer_id).await
+                        }
+                        Either::Right((owner_id, key)) => {
+                            self.table.unindex_wish(&owner_id, &report.sku, &key).await
+                        }
+                    }
+                })
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
+            written.into_iter().collect::<Result<Vec<()>, _>>()?;
+            let progressed = Audience {
+                decided: next.is_none(),
+                next,
+            };
+            // A conflict means another delivery moved the cursor: read it again and go on.
+            self.table
+                .save_audience(restock_id, &progressed, rev)
+                .await?;
+        }
+    }
+
+    /// Whether a wisher (a customer or guest id from the index) is to be notified: its
+    /// customer's folded wishlist (purchases and guest sign-ins included) holds the SKU in a
+    /// matching size.
+    async fn verdict(
+        &self,
+        report: &AvailabilityChanged,
+        id: String,
+    ) -> Result<Verdict, StoreError> {
+        let own = self.table.id_state(&id).await?;
+        let own_add = own
+            .ops
+            .wishlist
+            .entries
+            .get(&report.sku)
+            .filter(|entry| matches!(entry.op, WishOp::Add { .. }))
+            .map(|entry| entry.key.clone());
+        let (customer_id, state) = match own.linked_to.clone() {
+            // A guest's wish belongs to the customer it was linked to.
+            Some((customer_id, _)) => {
+                let state = self.table.customer_state(&customer_id).await?;
+                (customer_id, state)
+            }
+            None => {
+                let state = self.table.customer_state_with(&id, own).await?;
+                (id.clone(), state)
+            }
+        };
+        let wished = state
+            .shopping
+            .wishlist
+            .iter()
+            .find(|item| item.sku == report.sku);
+        Ok(match (wished, own_add) {
+            (Some(item), _)
+                if sizes_match(item.preferred_size.as_deref(), report.size.as_deref()) =>
+            {
+                Verdict::Notify(customer_id)
+            }
+            (Some(_), _) => Verdict::OtherSize,
+            (None, Some(key)) => Verdict::Stale { owner_id: id, key },
+            (None, None) => Verdict::No,
+        })
+    }
+
+    /// Sends the notifications of every member not marked sent, ten to a batch, several batches
+    /// at once.
+    async fn notify_audience(
+        &self,
+        report: &AvailabilityChanged,
+        restock_id: &str,
+    ) -> Result<usize, NotifyError> {
+        let members = self.table.unsent_members(restock_id).await?;
+        let batches: Vec<Vec<Member>> = members.chunks(BATCH).map(<[Member]>::to_vec).collect();
+        let sent: Vec<Result<usize, NotifyError>> = futures::stream::iter(batches)
+            .map(|batch| async move { self.notify_batch(report, restock_id, &batch).await })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        sent.into_iter().sum()
+    }
+
+    async fn notify_batch(
+        &self,
+        report: &AvailabilityChanged,
+        restock_id: &str,
+        members: &[Member],
+    ) -> Result<usize, NotifyError> {
+        let now = now_ms();
+        let mut to_send = Vec::new();
+        for member in members {
+            let customer_id = &member.customer_id;
             match self
                 .table
-                .claim_notification(&restock.event_id, &customer_id, now_ms)
+                .claim_notification(restock_id, member, now)
                 .await?
             {
-                Claim::Send => {}
-                Claim::AlreadySent => continue,
+                Claim::Send => to_send.push(BackInStock::new(
+                    customer_id,
+                    restock_id,
+                    &report.sku,
+                    report.size.as_deref(),
+                    report.store_id.as_deref(),
+                )),
+                Claim::AlreadySent => {}
                 Claim::PastWindow => {
                     // Claimed more than the resend horizon ago and never marked sent: it may
                     // have been sent, and a copy now would reach the customer. Taken as sent.
-                    tracing::warn!(customer_id, restock = %restock.event_id, outcome = "taken_as_sent", "a notification claimed before the deduplication window is not sent again");
-                    self.table
-                        .mark_sent(&restock.event_id, &customer_id)
-                        .await?;
-                    continue;
+                    tracing::warn!(
+                        customer_id,
+                        restock = restock_id,
+                        outcome = "taken_as_sent",
+                        "a notification claimed before the deduplication window is not sent again"
+                    );
+                    self.table.mark_sent(restock_id, customer_id).await?;
                 }
             }
-            let notification = BackInStock::new(
-                &customer_id,
-                &restock.event_id,
-                &report.sku,
-                report.size.as_deref(),
-                report.store_id.as_deref(),
-            );
-            self.publisher
-                .publish_fifo(
-                    &self.notifications_queue_url,
-                    &notification,
-                    &customer_id,
-                    &notification.notification_id,
-                )
-                .await?;
+        }
+        if to_send.is_empty() {
+            return Ok(0);
+        }
+        let batch: Vec<(&BackInStock, String, String)> = to_send
+            .iter()
+            .map(|n| (n, n.customer_id.clone(), n.notification_id.clone()))
+            .collect();
+        let failed = self
+            .publisher
+            .publish_fifo_batch(&self.notifications_queue_url, &batch)
+            .await?;
+        let mut sent = 0;
+        for (index, notification) in to_send.iter().enumerate() {
+            if failed.contains(&index) {
+                continue;
+            }
             self.table
-                .mark_sent(&restock.event_id, &customer_id)
+                .mark_sent(restock_id, &notification.customer_id)
                 .await?;
-            tracing::info!(customer_id, restock = %restock.event_id, notification_id = %notification.notification_id, outcome = "notified");
+            tracing::info!(customer_id = %notification.customer_id, restock = restock_id, notification_id = %notification.notification_id, outcome = "notified");
             sent += 1;
         }
-        Ok(sent)
+        if failed.is_empty() {
+            Ok(sent)
+        } else {
+            Err(NotifyError::NotAccepted {
+                failed: failed.len(),
+            })
+        }
     }
+}
+
+/// One of two kinds of write.
+enum Either<L, R> {
+    Left(L),
+    Right(R),
 }
 
 impl EventHandler for AvailabilityNotifier {

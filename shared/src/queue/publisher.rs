@@ -1,7 +1,7 @@
 //! Sending one JSON message to one queue. Every outbound message goes through here, so encoding
 //! and error context are the same for rejections, view updates and notifications.
 
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,45 @@ impl Publisher {
         let body = serde_json::to_string(message)?;
         self.send(queue_url, &body, &[], Some((group_id, deduplication_id)))
             .await
+    }
+
+    /// Sends up to 10 messages to a FIFO queue in one `SendMessageBatch`, each `(message, group
+    /// id, deduplication id)`. Returns the indexes of the entries SQS did not accept (the others
+    /// are on the queue); an `Err` means none may have been.
+    pub async fn publish_fifo_batch<T: Serialize>(
+        &self,
+        queue_url: &str,
+        messages: &[(T, String, String)],
+    ) -> Result<Vec<usize>, PublishError> {
+        let failed = |source: aws_sdk_sqs::Error| PublishError::Send {
+            queue_url: queue_url.to_owned(),
+            source: Box::new(source),
+        };
+        let mut entries = Vec::with_capacity(messages.len());
+        for (index, (message, group_id, deduplication_id)) in messages.iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(serde_json::to_string(message)?)
+                    .message_group_id(group_id)
+                    .message_deduplication_id(deduplication_id)
+                    .build()
+                    .map_err(|e| failed(e.into()))?,
+            );
+        }
+        let output = self
+            .sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| failed(e.into()))?;
+        Ok(output
+            .failed
+            .iter()
+            .filter_map(|entry| entry.id.parse::<usize>().ok())
+            .collect())
     }
 
     /// Sends an already encoded body (one message encoded once, sent to several queues).

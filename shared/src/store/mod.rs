@@ -26,7 +26,8 @@
 //! | redemption / adjustment decision | `CUSTOMER#<id>` | `LOYALTY#REDEMPTION#<id>` / `LOYALTY#ADJUSTMENT#<id>` | `rev`, `points`, `status`, `reason` |
 //! | view version | `VIEW#<id>` | `VERSION` | `version` (outside the customer partition: bumping it is no view change) |
 //! | availability report | `STOCK#<json of [sku, size, store_id]>` | `<instant, offset and zero-padded>#<event_id>` | `rev`, `t`, `e`, `available_quantity` |
-//! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`sending`/`sent`), `claimed_at_ms` |
+//! | restock audience | `NOTIFIED#<restock event_id>` | `AUDIENCE` | `rev`, `next` (the wishlist index page to read next), `decided` |
+//! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`pending`/`sending`/`sent`), `claimed_at_ms` |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
 //! | event waiting for its order | `ORDER#<order_id>` | `WAITING#<event order>` | `queue`, `order_id`, `key`, `body`, `sender_id`, `first_sent_ms`, `wait_until_ms`, `gsi2pk` = `WAITING`, `gsi2sk` = `<wait end>#<order_id>#<event_id>` (the sparse `waiting-by-deadline` index), `expires_at` (TTL) |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
@@ -60,6 +61,7 @@ mod identity;
 pub mod items;
 pub mod key;
 mod loyalty;
+mod notifications;
 mod orders;
 mod refunds;
 pub mod stream;
@@ -68,8 +70,11 @@ mod waiting;
 mod wishlist;
 mod write;
 
-pub use availability::{Claim, FIFO_DEDUPLICATION_WINDOW_MS, RESEND_HORIZON_MS, TimelinePlace};
+pub use availability::{TimelinePlace, WishersCursor};
 pub use loyalty::DebitCommit;
+pub use notifications::{
+    Audience, Claim, FIFO_DEDUPLICATION_WINDOW_MS, Member, NotificationState, RESEND_HORIZON_MS,
+};
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;
 pub use waiting::WaitingEvent;

@@ -6,6 +6,7 @@ use super::key::{CustomerItem, customer_pk};
 use super::{StoreError, Table, WriteOutcome};
 use crate::contract::EventKey;
 use crate::domain::wishlist::{WishEntry, WishOp};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 impl Table {
     /// Applies one op to the customer's entry for `sku` if it is the latest.
@@ -31,5 +32,45 @@ impl Table {
                 }
             })
             .await
+    }
+
+    /// Takes a wish item out of the wishlist index, if it still holds the op `key` (a purchase
+    /// took the SKU off the wishlist at read time, so the index no longer needs to offer it; a
+    /// later op re-indexes it as usual).
+    pub async fn unindex_wish(
+        &self,
+        owner_id: &str,
+        sku: &str,
+        key: &EventKey,
+    ) -> Result<(), StoreError> {
+        let item = self.customer_item(owner_id, &CustomerItem::Wish(sku.to_owned()));
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(item.pk.clone()))
+            .key("sk", AttributeValue::S(item.sk.clone()))
+            .update_expression("REMOVE gsi1pk, gsi1sk ADD #rev :one")
+            .condition_expression("#t = :t AND #e = :e")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_names("#t", "t")
+            .expression_attribute_names("#e", "e")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":t", AttributeValue::N(key.at_ms.to_string()))
+            .expression_attribute_values(":e", AttributeValue::S(key.event_id.clone()))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            // A newer op changed the item: it is indexed as that op says.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(item.request_error("UpdateItem", err.into())),
+        }
     }
 }
