@@ -53,9 +53,14 @@ type Sent = (String, String, Option<String>, Option<String>);
 
 /// Every notification sent since the last call, failing on a repeated id.
 async fn notifications(stack: &xtask::local::LocalStack) -> BTreeSet<Sent> {
+    distinct(stack.drain("notifications.fifo").await.unwrap())
+}
+
+/// What notification bodies say, failing on a repeated id.
+fn distinct(bodies: Vec<String>) -> BTreeSet<Sent> {
     let mut ids = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    for body in stack.drain("notifications.fifo").await.unwrap() {
+    for body in bodies {
         let n: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(n["type"], "wishlist.back_in_stock");
         assert!(
@@ -583,21 +588,7 @@ async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout
         stack.drain("inventory-events-dlq").await.unwrap(),
         Vec::<String>::new()
     );
-    let mut ids = BTreeSet::new();
-    let mut sent: BTreeSet<Sent> = BTreeSet::new();
-    for body in received.into_inner().unwrap() {
-        let n: Value = serde_json::from_str(&body).unwrap();
-        assert!(
-            ids.insert(n["notification_id"].as_str().unwrap().to_owned()),
-            "a duplicate notification: {n}"
-        );
-        sent.insert((
-            n["customer_id"].as_str().unwrap().to_owned(),
-            n["sku"].as_str().unwrap().to_owned(),
-            n["size"].as_str().map(str::to_owned),
-            n["store_id"].as_str().map(str::to_owned),
-        ));
-    }
+    let sent = distinct(received.into_inner().unwrap());
     let expected: BTreeSet<Sent> = wishers
         .iter()
         .filter(|(_, size)| size.is_none())

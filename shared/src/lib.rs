@@ -9,10 +9,11 @@
 //! - [`domain`]: the pure folds, merge rules and decisions (no I/O), tested exhaustively.
 //! - [`store`]: DynamoDB adapters: every key in one module, narrow reads and conditional writes.
 //! - [`queue`]: SQS adapters: one publisher, the `rejected-events` outbox.
-//! - [`lambda`], [`config`], [`aws`], [`telemetry`]: function set-up.
+//! - [`lambda`], [`config`], [`aws`], [`telemetry`], [`clock`]: function set-up.
 
 pub mod aws;
 pub mod batch;
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod domain;

@@ -22,6 +22,7 @@
 use futures::StreamExt;
 use omnisync::aws::Clients;
 use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
+use omnisync::clock::now_ms;
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{AvailabilityChanged, BackInStock, EventKey, StockEvent};
 use omnisync::domain::availability::{restocks, sizes_match};
@@ -80,13 +81,6 @@ enum Verdict {
     Stale { owner_id: String, key: EventKey },
     /// Not (or no longer) a wisher.
     No,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
 
 impl AvailabilityNotifier {

@@ -22,6 +22,7 @@ pub use redelivery::{DEAD_LETTER_REASON_ATTRIBUTE, Redelivery, RedeliveryError, 
 use aws_lambda_events::event::sqs::SqsEvent;
 use omnisync::aws::Clients;
 use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
+use omnisync::clock::now_ms;
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, OrderEvent, OrderStatus, Queue, ReasonCode, Rejection};
 use omnisync::domain::order::Order;
@@ -88,12 +89,6 @@ impl Function for OrderSyncFunction {
         );
         Ok(serde_json::to_value(swept)?)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub struct OrderSync {

@@ -102,10 +102,7 @@ impl RefundProcessor {
             delivery.first_sent_ms,
             self.wait,
         );
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        if waiting.wait_until_ms <= now_ms {
+        if waiting.wait_until_ms <= omnisync::clock::now_ms() {
             // Sent longer ago than the wait (redriven from a DLQ): the queue's retries decide.
             return Err(not_yet());
         }

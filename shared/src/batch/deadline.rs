@@ -5,7 +5,7 @@
 //! the records not yet done are reported as batch item failures and the function answers, which
 //! costs those records one redelivery and nothing else (every handler is idempotent).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The most a batch keeps in reserve before the deadline to answer in time.
 pub const MAX_RESERVE: Duration = Duration::from_secs(2);
@@ -32,9 +32,7 @@ impl Deadline {
 
     /// Lambda's deadline, in milliseconds since the Unix epoch (`Lambda-Runtime-Deadline-Ms`).
     pub fn from_epoch_ms(deadline_ms: u64) -> Self {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
         Self::after(Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
     }
 

@@ -19,6 +19,7 @@
 //! are idempotent and resolve races with conditional writes, so concurrency cannot lose updates.
 
 use super::Deadline;
+use crate::clock::now_ms;
 use crate::config::ChannelAuthorization;
 use crate::contract::{EventType, QueueInput, ReasonCode, RejectedEvent, Rejection, parse_event};
 use crate::queue::RejectedEvents;
@@ -42,12 +43,6 @@ pub enum Applied {
     /// Set aside until something it needs arrives (an event waiting for its order); it will be
     /// delivered again then, or moved to its queue's DLQ when its wait is over.
     Waiting,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl From<crate::store::WriteOutcome> for Applied {

@@ -304,30 +304,12 @@ impl Versioned<'_> {
             let Some(body) = stored.or(fresh) else {
                 return Ok(Some(WriteOutcome::Unchanged));
             };
-            let item = self.encode(&body, rev + 1)?;
-            let put = self
-                .client
-                .put_item()
-                .table_name(self.table)
-                .set_item(Some(item));
-            let put = if rev == 0 {
-                put.condition_expression("attribute_not_exists(pk)")
-            } else {
-                put.condition_expression("#rev = :rev")
-                    .expression_attribute_names("#rev", REV)
-                    .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
-            };
-            match put.send().await {
-                Ok(_) => return Ok(Some(WriteOutcome::Written)),
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
+            match self.put_at(&body, rev).await? {
+                Commit::Done(()) => return Ok(Some(WriteOutcome::Written)),
+                Commit::Conflict => {
                     tracing::debug!(pk = %self.pk, sk = %self.sk, attempt, "lost a write race; retrying");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(err) => return Err(self.request_error("PutItem", err.into())),
             }
         }
         Err(StoreError::Contention {
