@@ -463,6 +463,31 @@ async fn requests_per_restock_and_notification() {
     );
     assert_eq!(sqs.snapshot(), counts(&[("SendMessageBatch", 1)]));
     assert_eq!(notifications(&stack).await, dan_notified());
+
+    // The restock's bookkeeping expires (TTL) 30 days on.
+    let in_30_days =
+        chrono::Utc::now().timestamp() + omnisync::store::NOTIFICATION_RETENTION_SECONDS;
+    for sk in ["AUDIENCE", "CUSTOMER#c-dan"] {
+        let item = stack
+            .dynamodb()
+            .get_item()
+            .table_name(stack.table().unwrap())
+            .key("pk", AttributeValue::S("NOTIFIED#inv-jkt-002".into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the bookkeeping item");
+        let Some(AttributeValue::N(expires_at)) = item.get("expires_at") else {
+            panic!("{sk} has no expires_at");
+        };
+        let expires_at: i64 = expires_at.parse().unwrap();
+        assert!(
+            (in_30_days - 120..=in_30_days).contains(&expires_at),
+            "{sk}: {expires_at}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -142,6 +142,7 @@ impl AvailabilityNotifier {
             let progressed = Audience {
                 decided: next.is_none(),
                 next,
+                ..Audience::default()
             };
             // A conflict means another delivery moved the cursor: read it again and go on.
             self.table

@@ -26,8 +26,8 @@
 //! | redemption / adjustment decision | `CUSTOMER#<id>` | `LOYALTY#REDEMPTION#<id>` / `LOYALTY#ADJUSTMENT#<id>` | `rev`, `points`, `status`, `reason` |
 //! | view version | `VIEW#<id>` | `VERSION` | `version` (outside the customer partition: bumping it is no view change) |
 //! | availability report | `STOCK#<json of [sku, size, store_id]>` | `<instant, offset and zero-padded>#<event_id>` | `rev`, `t`, `e`, `available_quantity` |
-//! | restock audience | `NOTIFIED#<restock event_id>` | `AUDIENCE` | `rev`, `next` (the wishlist index page to read next), `decided` |
-//! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`pending`/`sending`/`sent`), `claimed_at_ms` |
+//! | restock audience | `NOTIFIED#<restock event_id>` | `AUDIENCE` | `rev`, `next` (the wishlist index page to read next), `decided`, `expires_at` (TTL) |
+//! | notification marker | `NOTIFIED#<restock event_id>` | `CUSTOMER#<id>` | `rev`, `state` (`pending`/`sending`/`sent`), `claimed_at_ms`, `expires_at` (TTL) |
 //! | order id claim | `ORDER#<order_id>` | `CLAIM` | `rev`, `customer_id`, `event_id` |
 //! | event waiting for its order | `ORDER#<order_id>` | `WAITING#<event order>` | `queue`, `order_id`, `key`, `body`, `sender_id`, `first_sent_ms`, `wait_until_ms`, `gsi2pk` = `WAITING`, `gsi2sk` = `<wait end>#<order_id>#<event_id>` (the sparse `waiting-by-deadline` index), `expires_at` (TTL) |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
@@ -73,7 +73,8 @@ mod write;
 pub use availability::{TimelinePlace, WishersCursor};
 pub use loyalty::DebitCommit;
 pub use notifications::{
-    Audience, Claim, FIFO_DEDUPLICATION_WINDOW_MS, Member, NotificationState, RESEND_HORIZON_MS,
+    Audience, Claim, FIFO_DEDUPLICATION_WINDOW_MS, Member, NOTIFICATION_RETENTION_SECONDS,
+    NotificationState, RESEND_HORIZON_MS,
 };
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;

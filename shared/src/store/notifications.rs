@@ -9,6 +9,9 @@
 //! - `CUSTOMER#<id>`: one member: `pending` (in the audience), `sending` (claimed, with the
 //!   time: a send may have happened), `sent`. See [`Claim`] for the rule that makes each
 //!   notification reach its customer once.
+//!
+//! All of it expires ([`NOTIFICATION_RETENTION_SECONDS`], the table's TTL on `expires_at`) once
+//! the restock can no longer be delivered again.
 
 use super::availability::WishersCursor;
 use super::key::{customer_of_pk, customer_pk, notified_pk};
@@ -19,6 +22,15 @@ use serde::{Deserialize, Serialize};
 
 const AUDIENCE_SK: &str = "AUDIENCE";
 
+/// How long a restock's bookkeeping is kept (DynamoDB TTL, `expires_at`): longer than a restock
+/// event can still be delivered again (14 days on its queue, then 14 in its DLQ), after which
+/// nothing needs it. Each write sets it anew.
+pub const NOTIFICATION_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+fn expires_at() -> i64 {
+    crate::clock::now_ms() / 1000 + NOTIFICATION_RETENTION_SECONDS
+}
+
 /// How far a restock's audience is decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audience {
@@ -28,6 +40,9 @@ pub struct Audience {
     /// Every wisher was looked at: the audience is final.
     #[serde(default)]
     pub decided: bool,
+    /// DynamoDB TTL (seconds since the epoch), set when saved.
+    #[serde(default)]
+    pub expires_at: i64,
 }
 
 /// Where one customer's notification of one restock stands.
@@ -46,6 +61,9 @@ struct NotificationMarker {
     state: NotificationState,
     #[serde(default)]
     claimed_at_ms: i64,
+    /// DynamoDB TTL (seconds since the epoch).
+    #[serde(default)]
+    expires_at: i64,
 }
 
 /// One member of a restock's audience, as stored.
@@ -109,8 +127,12 @@ impl Table {
         audience: &Audience,
         rev: u64,
     ) -> Result<Commit<()>, StoreError> {
+        let audience = Audience {
+            expires_at: expires_at(),
+            ..audience.clone()
+        };
         self.audience_item(restock_event_id)
-            .put_at(audience, rev)
+            .put_at(&audience, rev)
             .await
     }
 
@@ -124,6 +146,7 @@ impl Table {
             .create(&NotificationMarker {
                 state: NotificationState::Pending,
                 claimed_at_ms: 0,
+                expires_at: expires_at(),
             })
             .await?;
         Ok(())
@@ -187,6 +210,7 @@ impl Table {
                 let claimed = NotificationMarker {
                     state: NotificationState::Sending,
                     claimed_at_ms: now_ms,
+                    expires_at: expires_at(),
                 };
                 let item = self.member_item(restock_event_id, &member.customer_id);
                 match item.put_at(&claimed, member.rev).await? {
