@@ -6,7 +6,7 @@ use crate::support::faults::{LoseWriteResponses, RefuseWrites, RequestCounter, c
 use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, clients_with_sqs, event, invoke_sample_with, stack,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -507,8 +507,6 @@ async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout
     };
     // 3,000 wishers, written as wishlist-sync stores them (25 per request); every tenth wants
     // another size.
-    let dynamodb = stack.dynamodb();
-    let table = stack.table().unwrap().to_owned();
     let wishers: Vec<(String, Option<&str>)> = (0..3_000)
         .map(|i| {
             (
@@ -517,39 +515,26 @@ async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout
             )
         })
         .collect();
-    for chunk in wishers.chunks(25) {
-        let writes: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|(id, size)| {
-                let mut item: std::collections::HashMap<String, AttributeValue> = [
-                    ("pk", AttributeValue::S(format!("CUSTOMER#{id}"))),
-                    ("sk", AttributeValue::S("WISH#SKU-3K".into())),
-                    ("rev", AttributeValue::N("1".into())),
-                    ("t", AttributeValue::N("1000".into())),
-                    ("e", AttributeValue::S(format!("wish-{id}"))),
-                    ("added", AttributeValue::Bool(true)),
-                    ("gsi1pk", AttributeValue::S("WISHSKU#SKU-3K".into())),
-                    ("gsi1sk", AttributeValue::S(format!("CUSTOMER#{id}"))),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
-                if let Some(size) = size {
-                    item.insert("size".into(), AttributeValue::S((*size).into()));
-                }
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                    .build()
-            })
-            .collect();
-        let written = dynamodb
-            .batch_write_item()
-            .request_items(&table, writes)
-            .send()
-            .await
-            .unwrap();
-        assert!(written.unprocessed_items.unwrap_or_default().is_empty());
-    }
+    let items = wishers.iter().map(|(id, size)| {
+        let mut item: std::collections::HashMap<String, AttributeValue> = [
+            ("pk", AttributeValue::S(format!("CUSTOMER#{id}"))),
+            ("sk", AttributeValue::S("WISH#SKU-3K".into())),
+            ("rev", AttributeValue::N("1".into())),
+            ("t", AttributeValue::N("1000".into())),
+            ("e", AttributeValue::S(format!("wish-{id}"))),
+            ("added", AttributeValue::Bool(true)),
+            ("gsi1pk", AttributeValue::S("WISHSKU#SKU-3K".into())),
+            ("gsi1sk", AttributeValue::S(format!("CUSTOMER#{id}"))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(size) = size {
+            item.insert("size".into(), AttributeValue::S((*size).into()));
+        }
+        item
+    });
+    crate::support::put_items(&stack, items.collect()).await;
     stack
         .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
         .unwrap();

@@ -2,7 +2,7 @@
 //! channel-updates queue, against the operator's view of the same tables.
 
 use crate::support::{customer, event, send_all, stack};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use omnisync::contract::{CustomerView, ViewChanged};
 use omnisync::store::Table;
 use rand::seq::SliceRandom;
@@ -388,49 +388,28 @@ async fn a_view_larger_than_an_sqs_message_is_offloaded_and_reaches_every_channe
     };
     // A cart of 7,500 SKUs of 120 characters: a view of about 1.1 MB. Its lines are written as
     // cart-sync stores them, 25 per request, so that the test does not wait for 7,500 events.
-    let dynamodb = stack.dynamodb();
-    let table_name = stack.table().unwrap().to_owned();
     let skus: Vec<String> = (0..7_500).map(|i| long_sku(120, i, 0)).collect();
-    for chunk in skus.chunks(25) {
-        let writes: Vec<WriteRequest> = chunk
-            .iter()
-            .enumerate()
-            .map(|(n, sku)| {
-                let op = AttributeValue::M(
-                    [
-                        ("t".to_owned(), AttributeValue::N("1000".into())),
-                        ("e".to_owned(), AttributeValue::S(format!("add-{sku}-{n}"))),
-                        ("d".to_owned(), AttributeValue::N("1".into())),
-                    ]
-                    .into(),
-                );
-                let item = [
-                    ("pk".to_owned(), AttributeValue::S("CUSTOMER#c-huge".into())),
-                    (
-                        "sk".to_owned(),
-                        AttributeValue::S(format!("CART#LINE#{sku}")),
-                    ),
-                    ("rev".to_owned(), AttributeValue::N("1".into())),
-                    ("ops".to_owned(), AttributeValue::L(vec![op])),
-                ];
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.into()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        let written = dynamodb
-            .batch_write_item()
-            .request_items(&table_name, writes)
-            .send()
-            .await
-            .unwrap();
-        assert!(written.unprocessed_items.unwrap_or_default().is_empty());
-    }
+    let lines = skus.iter().enumerate().map(|(n, sku)| {
+        let op = AttributeValue::M(
+            [
+                ("t".to_owned(), AttributeValue::N("1000".into())),
+                ("e".to_owned(), AttributeValue::S(format!("add-{sku}-{n}"))),
+                ("d".to_owned(), AttributeValue::N("1".into())),
+            ]
+            .into(),
+        );
+        [
+            ("pk".to_owned(), AttributeValue::S("CUSTOMER#c-huge".into())),
+            (
+                "sk".to_owned(),
+                AttributeValue::S(format!("CART#LINE#{sku}")),
+            ),
+            ("rev".to_owned(), AttributeValue::N("1".into())),
+            ("ops".to_owned(), AttributeValue::L(vec![op])),
+        ]
+        .into()
+    });
+    crate::support::put_items(&stack, lines.collect()).await;
     // One stream record of the customer, through the real view fan-out.
     let record = json!({"Records": [{
         "eventID": "e1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",

@@ -219,6 +219,36 @@ pub async fn rejected_reasons(stack: &LocalStack) -> Vec<(String, String)> {
     reasons
 }
 
+/// Writes items straight into the state table, 25 to a `BatchWriteItem` (test set-up that would
+/// otherwise take thousands of events), and fails if any is left unprocessed.
+pub async fn put_items(
+    stack: &LocalStack,
+    items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let dynamodb = stack.dynamodb();
+    let table = stack.table().unwrap().to_owned();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let writes: Vec<WriteRequest> = items
+            .by_ref()
+            .take(25)
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        let written = dynamodb
+            .batch_write_item()
+            .request_items(&table, writes)
+            .send()
+            .await
+            .unwrap();
+        assert!(written.unprocessed_items.unwrap_or_default().is_empty());
+    }
+}
+
 pub fn bodies(events: &[Value]) -> Vec<String> {
     events.iter().map(Value::to_string).collect()
 }
