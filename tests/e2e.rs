@@ -11,6 +11,7 @@ mod support;
 mod cart_sync;
 mod loyalty;
 mod notifications;
+mod recovery;
 mod refunds;
 mod shopping;
 mod template;

@@ -1,7 +1,7 @@
 //! End to end for the loyalty ledger: DynamoDB Streams from the state table and SQS
 //! `loyalty-events`, through the local runner's stream reader, on the local endpoint.
 
-use crate::support::faults::{LoseWriteResponses, RefuseWrites};
+use crate::support::faults::LoseWriteResponses;
 use crate::support::{
     clients_with, customer, event, invoke_sample, invoke_sample_json, placed, rejected, sample_len,
     send_all, stack,
@@ -299,58 +299,6 @@ async fn a_stream_record_whose_processing_failed_is_retried_and_applied_once() {
         state.loyalty.balance, 42,
         "the retried record found its entry written and added nothing"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_record_that_keeps_failing_goes_to_the_on_failure_destination_and_the_rest_go_on() {
-    let Some(mut stack) = stack("loyalty-poison", &[("StreamMaxRetryAttempts", "2")]).await else {
-        return;
-    };
-    let poison = RefuseWrites::new("TransactWriteItems", "earn:o-poison");
-    stack
-        .start_runner_with(&clients_with(&stack, poison.clone()), 1)
-        .unwrap();
-    for order_id in ["o-a", "o-poison", "o-b"] {
-        send_all(
-            &stack,
-            &[placed(
-                order_id,
-                "c-1",
-                1_000,
-                json!([{"sku": "A", "quantity": 1, "unit_price_minor": 1_000}]),
-            )],
-        )
-        .await;
-    }
-    let state = wait_for(&stack, "c-1", |s| entries(s).len() == 2).await;
-    assert_eq!(
-        entries(&state),
-        BTreeMap::from([("earn:o-a".to_owned(), 10), ("earn:o-b".to_owned(), 10)])
-    );
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let failures = loop {
-        let got = stack.drain("loyalty-stream-failures").await.unwrap();
-        if !got.is_empty() || Instant::now() > deadline {
-            break got;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    assert_eq!(failures.len(), 1, "one description of the poison record");
-    let info: Value = serde_json::from_str(&failures[0]).unwrap();
-    assert_eq!(
-        info["requestContext"]["condition"],
-        "RetryAttemptsExhausted"
-    );
-    assert_eq!(
-        info["DDBStreamBatchInfo"]["batchSize"], 1,
-        "bisected down to the failing record"
-    );
-    assert_eq!(
-        info["DDBStreamBatchInfo"]["startSequenceNumber"],
-        info["DDBStreamBatchInfo"]["endSequenceNumber"]
-    );
-    assert_eq!(poison.refused(), 3, "the first attempt and two retries");
 }
 
 /// The samples in events/refund-processor and events/loyalty-ledger, through the real handlers:

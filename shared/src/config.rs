@@ -38,6 +38,8 @@ pub const REFUND_EVENTS_DLQ_URL_VAR: &str = "OMNISYNC_REFUND_EVENTS_DLQ_URL";
 pub const VIEWS_BUCKET_VAR: &str = "OMNISYNC_VIEWS_BUCKET";
 /// The `notifications` queue URL (availability notifier only).
 pub const NOTIFICATIONS_QUEUE_URL_VAR: &str = "OMNISYNC_NOTIFICATIONS_QUEUE_URL";
+/// The function's stream failure queue, which it also consumes (the two stream consumers).
+pub const RECOVERY_QUEUE_URL_VAR: &str = "OMNISYNC_RECOVERY_QUEUE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -57,6 +59,7 @@ pub struct FunctionConfig {
     pub channel_updates: Vec<(Channel, String)>,
     pub notifications_queue_url: Option<String>,
     pub views_bucket: Option<String>,
+    pub recovery_queue_url: Option<String>,
     /// How long an event waits for its order.
     pub order_wait: std::time::Duration,
     /// Queue → (URL, DLQ URL), for the queues events that waited go back to.
@@ -94,6 +97,7 @@ impl FunctionConfig {
             notifications_queue_url: lookup(NOTIFICATIONS_QUEUE_URL_VAR)
                 .filter(|v| !v.trim().is_empty()),
             views_bucket: lookup(VIEWS_BUCKET_VAR).filter(|v| !v.trim().is_empty()),
+            recovery_queue_url: lookup(RECOVERY_QUEUE_URL_VAR).filter(|v| !v.trim().is_empty()),
             order_wait: match lookup(ORDER_WAIT_SECONDS_VAR).filter(|v| !v.trim().is_empty()) {
                 None => DEFAULT_ORDER_WAIT,
                 Some(text) => text
@@ -165,6 +169,13 @@ impl FunctionConfig {
         self.views_bucket
             .clone()
             .ok_or(ConfigError::Missing(VIEWS_BUCKET_VAR))
+    }
+
+    /// The stream failure queue the function consumes (the stream consumers need it).
+    pub fn require_recovery_queue(&self) -> Result<String, ConfigError> {
+        self.recovery_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing(RECOVERY_QUEUE_URL_VAR))
     }
 
     /// The `notifications` queue (the availability notifier needs it).

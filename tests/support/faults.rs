@@ -163,25 +163,39 @@ impl Intercept for LoseWriteResponses {
     }
 }
 
-/// Fails every matching request before it is sent: a write that can never succeed.
+/// Fails every matching request before it is sent: a write that can never succeed, or one that
+/// fails until the fault is lifted (an outage).
 #[derive(Debug, Clone)]
 pub struct RefuseWrites {
     operation: &'static str,
-    marker: String,
+    /// A request matches when its body contains every marker.
+    markers: Vec<String>,
     refused: Arc<AtomicUsize>,
+    lifted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RefuseWrites {
     pub fn new(operation: &'static str, marker: &str) -> Self {
+        Self::all(operation, &[marker])
+    }
+
+    /// Refuses the `operation` requests whose body contains every one of `markers`.
+    pub fn all(operation: &'static str, markers: &[&str]) -> Self {
         RefuseWrites {
             operation,
-            marker: marker.to_owned(),
+            markers: markers.iter().map(|m| (*m).to_owned()).collect(),
             refused: Arc::new(AtomicUsize::new(0)),
+            lifted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::SeqCst)
+    }
+
+    /// Ends the outage: from now on every request goes through.
+    pub fn lift(&self) {
+        self.lifted.store(true, Ordering::SeqCst);
     }
 }
 
@@ -196,9 +210,14 @@ impl Intercept for RefuseWrites {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if matches(context, self.operation, &self.marker) {
+        if !self.lifted.load(Ordering::SeqCst)
+            && self
+                .markers
+                .iter()
+                .all(|marker| matches(context, self.operation, marker))
+        {
             self.refused.fetch_add(1, Ordering::SeqCst);
-            return Err("injected: this write always fails".into());
+            return Err("injected: this write fails".into());
         }
         Ok(())
     }

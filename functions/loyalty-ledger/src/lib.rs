@@ -9,23 +9,32 @@
 //! - **SQS `loyalty-events`**: `loyalty.points_redeemed` and `loyalty.points_adjusted`, decided
 //!   once: the rule is `omnisync::domain::loyalty::DebitRequest`, the commit `Table::commit_debit`.
 //!
+//! - **SQS `loyalty-stream-failures`**, the stream mapping's own on-failure queue: the customers
+//!   whose records it gave up on are recovered from state (`recovery.rs`); see
+//!   `omnisync::batch::recovery`.
+//!
 //! One function rather than two because both sides write the same ledger and balance items by
 //! the same rules and need the same permissions; each trigger still scales and fails on its own
 //! (separate event source mappings, separate retry policies).
 
+mod recovery;
 mod stream;
 
+pub use recovery::LedgerRecovery;
 pub use stream::{LedgerEffect, effects_of};
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use omnisync::aws::Clients;
+use omnisync::batch::recovery::{RecoveryProcessor, comes_from};
 use omnisync::batch::{Applied, ApplyError, Delivery, EventHandler, SqsBatchProcessor};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{CustomerEvent, LoyaltyEvent, ReasonCode, Rejection};
 use omnisync::domain::loyalty::{DebitDecision, DebitRequest, DecisionStatus};
 use omnisync::lambda::{BoxError, Deadline, Function, sqs_function};
+use omnisync::queue::Publisher;
 use omnisync::store::key::customer_pk;
+use omnisync::store::stream_range::StreamReader;
 use omnisync::store::{Commit, DebitCommit, StoreError, Table, retry_on_conflict};
 use serde_json::Value;
 
@@ -41,6 +50,15 @@ pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<LoyaltyLed
                 table: table.clone(),
             },
         ),
+        recovery: RecoveryProcessor {
+            table: table.clone(),
+            streams: StreamReader::from_sdk(&clients.sdk),
+            publisher: Publisher::new(clients.sqs.clone()),
+            queue_url: config.require_recovery_queue()?,
+            recover: LedgerRecovery {
+                table: table.clone(),
+            },
+        },
         table,
     })
 }
@@ -122,9 +140,10 @@ impl EventHandler for Redemptions {
     }
 }
 
-/// The deployed function: both triggers.
+/// The deployed function: all three triggers.
 pub struct LoyaltyLedger {
     redemptions: SqsBatchProcessor<Redemptions>,
+    recovery: RecoveryProcessor<LedgerRecovery>,
     table: Table,
 }
 
@@ -132,7 +151,7 @@ impl Function for LoyaltyLedger {
     type Event = Value;
     type Response = Value;
 
-    /// Handles one invocation from either trigger; both responses are `{"batchItemFailures"}`.
+    /// Handles one invocation from any trigger; every response is `{"batchItemFailures"}`.
     async fn invoke(&self, event: Value, deadline: Deadline) -> Result<Value, BoxError> {
         let source = event["Records"][0]["eventSource"]
             .as_str()
@@ -142,6 +161,11 @@ impl Function for LoyaltyLedger {
             let batch: DynamoDbEvent = serde_json::from_value(event)?;
             Ok(serde_json::to_value(
                 stream::process(&self.table, batch, deadline).await,
+            )?)
+        } else if comes_from(&event, &self.recovery.queue_url) {
+            let batch: SqsEvent = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(
+                self.recovery.process(batch, deadline).await,
             )?)
         } else {
             let batch: SqsEvent = serde_json::from_value(event)?;

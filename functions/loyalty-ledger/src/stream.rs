@@ -3,9 +3,9 @@
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use omnisync::batch::{Deadline, in_shard_order};
-use omnisync::domain::loyalty::{self, LedgerEntry, entry_id};
+use omnisync::domain::loyalty::{self, LedgerEntry};
 use omnisync::domain::order::Order;
-use omnisync::domain::refund::{DecisionStatus, RefundDecision};
+use omnisync::domain::refund::RefundDecision;
 use omnisync::store::key::{CustomerItem, customer_pk};
 use omnisync::store::stream::{Change, Image, ImageError};
 use omnisync::store::{StoreError, Table, retry_on_conflict};
@@ -43,32 +43,28 @@ pub fn effects_of(record: &EventRecord) -> Result<Vec<LedgerEffect>, RecordError
             let Some(new) = change.image::<Order>(Image::New)? else {
                 return Ok(effects);
             };
+            let of = |entry: LedgerEntry| LedgerEffect {
+                customer_id: customer_id.to_owned(),
+                entry_id: entry.entry_id,
+                points: entry.points,
+            };
             if old.is_none() {
-                effects.push(LedgerEffect {
-                    customer_id: customer_id.to_owned(),
-                    entry_id: entry_id::earn(&new.order_id),
-                    points: loyalty::earned(new.total_minor),
-                });
+                effects.push(of(loyalty::order_earn(&new)));
             }
             let was_cancelled = old.as_ref().is_some_and(Order::is_cancelled);
-            if new.is_cancelled() && !was_cancelled {
-                effects.push(LedgerEffect {
-                    customer_id: customer_id.to_owned(),
-                    entry_id: entry_id::cancel(&new.order_id),
-                    points: -loyalty::cancelled(new.remaining_minor()),
-                });
+            if !was_cancelled && let Some(cancel) = loyalty::order_cancel(&new) {
+                effects.push(of(cancel));
             }
         }
         CustomerItem::Refund(_) => {
             let old: Option<RefundDecision> = change.image(Image::Old)?;
             if let (None, Some(refund)) = (old, change.image::<RefundDecision>(Image::New)?)
-                && refund.status == DecisionStatus::Approved
-                && refund.points_reversed != 0
+                && let Some(reversal) = loyalty::refund_reversal(&refund)
             {
                 effects.push(LedgerEffect {
                     customer_id: refund.order_customer_id.clone(),
-                    entry_id: entry_id::reverse(&refund.refund_id),
-                    points: -refund.points_reversed,
+                    entry_id: reversal.entry_id,
+                    points: reversal.points,
                 });
             }
         }
@@ -222,6 +218,48 @@ mod tests {
             effects_of(&record("REFUND#r-1", None, Some(refund("rejected", 0)))).unwrap(),
             vec![]
         );
+    }
+
+    /// The recovery path re-derives entries from the stored state
+    /// (`domain::loyalty::implied_entries`); it must come to what the stream path wrote over the
+    /// order's whole history: placed, partly refunded, then cancelled.
+    #[test]
+    fn the_entries_of_a_history_are_the_entries_its_final_state_implies() {
+        let refund = json!({
+            "pk": {"S": "CUSTOMER#c-1"}, "sk": {"S": "REFUND#r-1"}, "rev": {"N": "1"},
+            "refund_id": {"S": "r-1"}, "order_id": {"S": "o-1"}, "order_customer_id": {"S": "c-1"},
+            "channel": {"S": "store"}, "decided_by": {"M": {"t": {"N": "2000"}, "e": {"S": "r"}}},
+            "status": {"S": "approved"}, "amount_minor": {"N": "6000"}, "reason_code": {"NULL": true},
+            "lines": {"L": [{"M": {"sku": {"S": "A"}, "quantity": {"N": "1"}}}]},
+            "points_reversed": {"N": "60"}
+        });
+        let history = [
+            record("ORDER#o-1", None, Some(order_image(false, 0))),
+            record("REFUND#r-1", None, Some(refund)),
+            record(
+                "ORDER#o-1",
+                Some(order_image(false, 0)),
+                Some(order_image(false, 1)),
+            ),
+            record(
+                "ORDER#o-1",
+                Some(order_image(false, 1)),
+                Some(order_image(true, 1)),
+            ),
+        ];
+        let mut written: Vec<LedgerEntry> = history
+            .iter()
+            .flat_map(|r| effects_of(r).unwrap())
+            .map(|e| LedgerEntry {
+                entry_id: e.entry_id,
+                points: e.points,
+            })
+            .collect();
+        written.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+        let order: Order = Change::of(&history[3]).image(Image::New).unwrap().unwrap();
+        let decision: RefundDecision = Change::of(&history[1]).image(Image::New).unwrap().unwrap();
+        assert_eq!(written.len(), 3, "earn, reverse, cancel");
+        assert_eq!(loyalty::implied_entries(&[order], &[decision]), written);
     }
 
     #[test]

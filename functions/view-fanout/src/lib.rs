@@ -10,15 +10,22 @@
 //!
 //! A consumer keeps the highest version it has seen: the view published with the highest version
 //! was read after the last change, so it is current.
+//!
+//! Its second trigger is the stream mapping's own on-failure queue, `view-fanout-failures`: every
+//! customer whose records the mapping gave up on gets its current view published again, with a
+//! new version (`omnisync::batch::recovery`; every customer, when the records have left the
+//! stream).
 
 mod offload;
 
 pub use offload::{MAX_INLINE_BYTES, POINTER_CLASS, SIZE_ATTRIBUTE};
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use omnisync::aws::Clients;
-use omnisync::batch::in_shard_order;
+use omnisync::batch::recovery::{Recover, RecoveryProcessor, comes_from};
+use omnisync::batch::{BoxError as RecoverError, in_shard_order};
 use omnisync::config::{ConfigError, FunctionConfig};
 use omnisync::contract::{Channel, ViewChanged};
 use omnisync::domain::customer::CustomerState;
@@ -26,18 +33,71 @@ use omnisync::domain::projection::project;
 use omnisync::lambda::{BoxError, Deadline, Function};
 use omnisync::queue::{Attribute, PublishError, Publisher};
 use omnisync::store::stream::Change;
+use omnisync::store::stream_range::StreamReader;
 use omnisync::store::{StoreError, Table};
 
 /// The deployed function, built from its clients and configuration (by `main.rs` and by the
 /// local runner alike). It needs all four `channel-updates-<channel>` queues.
-pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<ViewFanout, ConfigError> {
-    Ok(ViewFanout {
+pub fn function(clients: &Clients, config: &FunctionConfig) -> Result<Triggers, ConfigError> {
+    let fanout = std::sync::Arc::new(ViewFanout {
         table: config.state_table(clients),
         publisher: Publisher::new(clients.sqs.clone()),
         channels: config.require_channel_updates()?,
         s3: aws_sdk_s3::Client::new(&clients.sdk),
         views_bucket: config.require_views_bucket()?,
+    });
+    Ok(Triggers {
+        recovery: RecoveryProcessor {
+            table: fanout.table.clone(),
+            streams: StreamReader::from_sdk(&clients.sdk),
+            publisher: fanout.publisher.clone(),
+            queue_url: config.require_recovery_queue()?,
+            recover: Republish(std::sync::Arc::clone(&fanout)),
+        },
+        fanout,
     })
+}
+
+/// The deployed function: the stream, and its failure queue.
+pub struct Triggers {
+    fanout: std::sync::Arc<ViewFanout>,
+    recovery: RecoveryProcessor<Republish>,
+}
+
+impl Function for Triggers {
+    type Event = serde_json::Value;
+    type Response = serde_json::Value;
+
+    async fn invoke(
+        &self,
+        event: serde_json::Value,
+        deadline: Deadline,
+    ) -> Result<serde_json::Value, BoxError> {
+        if comes_from(&event, &self.recovery.queue_url) {
+            let batch: SqsEvent = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(
+                self.recovery.process(batch, deadline).await,
+            )?)
+        } else {
+            let batch: DynamoDbEvent = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(
+                self.fanout.process(batch, deadline).await,
+            )?)
+        }
+    }
+}
+
+/// Recovery: the customer's current view, published again with a new version.
+pub struct Republish(std::sync::Arc<ViewFanout>);
+
+impl Recover for Republish {
+    fn sweep_prefix(&self) -> &'static str {
+        ""
+    }
+
+    async fn recover(&self, id: &str) -> Result<(), RecoverError> {
+        Ok(self.0.publish_for(id, 1).await?)
+    }
 }
 
 pub struct ViewFanout {
@@ -67,19 +127,6 @@ pub enum FanoutError {
         #[source]
         source: PublishError,
     },
-}
-
-impl Function for ViewFanout {
-    type Event = DynamoDbEvent;
-    type Response = DynamoDbEventResponse;
-
-    async fn invoke(
-        &self,
-        batch: DynamoDbEvent,
-        deadline: Deadline,
-    ) -> Result<DynamoDbEventResponse, BoxError> {
-        Ok(self.process(batch, deadline).await)
-    }
 }
 
 impl ViewFanout {

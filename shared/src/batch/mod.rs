@@ -4,8 +4,11 @@
 //!   `rejected-events`, or reported for redelivery; one bad record never fails the batch.
 //! - [`stream`]: a DynamoDB Streams batch: units of work in shard order, stopping at the first
 //!   failure and reporting its sequence number, so Lambda resumes exactly there.
+//! - [`recovery`]: a stream mapping's failure queue: what the given-up records touched is
+//!   recovered from the table's state.
 
 mod deadline;
+pub mod recovery;
 pub mod sqs;
 pub mod stream;
 

@@ -15,6 +15,8 @@
 
 pub use crate::contract::view::DecisionStatus;
 use crate::contract::{EventKey, LoyaltyEvent};
+use crate::domain::order::Order;
+use crate::domain::refund::RefundDecision;
 use serde::{Deserialize, Serialize};
 
 /// Points per 100 minor units.
@@ -146,6 +148,50 @@ pub struct DebitDecision {
 }
 
 /// Ledger entry ids.
+/// The earn entry of an order: written when the order is first stored.
+pub fn order_earn(order: &Order) -> LedgerEntry {
+    LedgerEntry {
+        entry_id: entry_id::earn(&order.order_id),
+        points: earned(order.total_minor),
+    }
+}
+
+/// The cancel entry of an order that is cancelled: what it earned and was not yet reversed.
+/// Refunds of a cancelled order are rejected (`order_cancelled`), so what is left at the first
+/// cancelled image is what is left ever after: this is the same number whenever it is computed.
+pub fn order_cancel(order: &Order) -> Option<LedgerEntry> {
+    order.is_cancelled().then(|| LedgerEntry {
+        entry_id: entry_id::cancel(&order.order_id),
+        points: -cancelled(order.remaining_minor()),
+    })
+}
+
+/// The reversal entry of an approved refund that takes points back.
+pub fn refund_reversal(refund: &RefundDecision) -> Option<LedgerEntry> {
+    (refund.status == DecisionStatus::Approved && refund.points_reversed != 0).then(|| {
+        LedgerEntry {
+            entry_id: entry_id::reverse(&refund.refund_id),
+            points: -refund.points_reversed,
+        }
+    })
+}
+
+/// Every entry a customer's stored orders and refund decisions imply, sorted by id: what the
+/// stream side writes, re-derived from state. Entries are written at most once by id, so
+/// crediting the missing ones of this list repairs a ledger whose stream records were lost
+/// (`loyalty-ledger`'s recovery), and crediting the present ones changes nothing.
+/// Redemptions and adjustments are not here: they are committed with their decision, never
+/// through the stream.
+pub fn implied_entries(orders: &[Order], refunds: &[RefundDecision]) -> Vec<LedgerEntry> {
+    let mut entries: Vec<LedgerEntry> = orders
+        .iter()
+        .flat_map(|order| std::iter::once(order_earn(order)).chain(order_cancel(order)))
+        .chain(refunds.iter().filter_map(refund_reversal))
+        .collect();
+    entries.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    entries
+}
+
 pub mod entry_id {
     pub fn earn(order_id: &str) -> String {
         format!("earn:{order_id}")

@@ -1,7 +1,9 @@
 //! SQS adapters: one publisher for everything omnisync sends (the messages themselves are in
-//! [`crate::contract::outbound`]), and the `rejected-events` outbox on top of it.
+//! [`crate::contract::outbound`]), the `rejected-events` outbox on top of it, and [`redrive`],
+//! which sends a DLQ's messages back.
 
 mod publisher;
+pub mod redrive;
 mod rejected;
 
 pub use publisher::{Attribute, PublishError, Publisher};

@@ -11,6 +11,10 @@ const ORDER: &str = "ORDER#";
 const VIEW: &str = "VIEW#";
 const STOCK: &str = "STOCK#";
 const NOTIFIED: &str = "NOTIFIED#";
+/// The start of every customer (or guest) partition key.
+pub const CUSTOMER_PREFIX: &str = CUSTOMER;
+/// The start of every order item's sort key in a customer partition.
+pub const ORDER_ITEM_PREFIX: &str = ORDER;
 const WISH_SKU: &str = "WISHSKU#";
 
 /// The sort key of an order id's claim (`ORDER#<order_id>` / `CLAIM`).

@@ -5,7 +5,8 @@
 //! `view.rs` for versions, `customer.rs` for reading a customer's state); [`key`] builds and
 //! parses every key; `write.rs` holds the conditional-write loop, the transactional puts, the
 //! retry-on-conflict loop and the reader of transaction cancellation reasons; [`stream`] reads
-//! the table's stream records.
+//! the table's stream records and [`stream_range`] reads a range of them back; `scan.rs` is the
+//! one scan (customers, a page at a time, for the recoveries that must go through all of them).
 //!
 //! # Table layout
 //!
@@ -64,7 +65,9 @@ mod loyalty;
 mod notifications;
 mod orders;
 mod refunds;
+mod scan;
 pub mod stream;
+pub mod stream_range;
 mod view;
 mod waiting;
 mod wishlist;
@@ -78,6 +81,7 @@ pub use notifications::{
 };
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;
+pub use scan::{CustomersPage, ScanPosition};
 pub use waiting::WaitingEvent;
 pub use write::{
     Cancelled, Commit, MAX_ATTEMPTS, StoreError, Table, WriteOutcome, cancellation, is_lost_race,
