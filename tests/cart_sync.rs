@@ -486,3 +486,161 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
     assert_eq!(clock_ahead["reason_code"], "invalid_field");
     assert_eq!(stored_cart(&stack, "c-ava").await, cart);
 }
+
+/// A line already at its bound of adds (the state a long run of adds leaves), then more adds, a
+/// set and more adds through the queue: the line is compacted instead of growing towards
+/// DynamoDB's 400 KB item limit, and the cart is the contract's fold over every op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_line_at_its_bound_of_adds_is_compacted_and_still_folds_as_the_contract_says() {
+    let Some(mut stack) = stack("cart-compaction", &[]).await else {
+        return;
+    };
+    const SEEDED: usize = omnisync::domain::cart::MAX_LINE_DELTAS;
+    let seeded: Vec<Value> = (0..SEEDED)
+        .map(|i| {
+            event(
+                &format!("seed-{i:05}"),
+                1_000 + i as i64,
+                "c-1",
+                "web",
+                "cart.item_added",
+                json!({"sku": "A", "quantity": 1 + i % 2}),
+            )
+        })
+        .collect();
+    let ops: Vec<Value> = seeded
+        .iter()
+        .map(|e| {
+            let at = chrono::DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            json!({"t": at, "e": e["event_id"], "d": e["payload"]["quantity"]})
+        })
+        .collect();
+    let item = json!({"pk": "CUSTOMER#c-1", "sk": "CART#LINE#A", "rev": 1, "ops": ops});
+    crate::support::put_items(&stack, vec![serde_dynamo::to_item(item).unwrap()]).await;
+    stack.start_runner(1).unwrap();
+
+    let add = |i: i64, quantity: u32| {
+        event(
+            &format!("later-{i:05}"),
+            10_000 + i,
+            "c-1",
+            "app",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": quantity}),
+        )
+    };
+    let mut sent: Vec<Value> = (0..30).map(|i| add(i, 1)).collect();
+    sent.push(event(
+        "set-1",
+        20_000,
+        "c-1",
+        "store",
+        "cart.item_quantity_set",
+        json!({"sku": "A", "quantity": 7}),
+    ));
+    sent.extend((100..120).map(|i| add(i + 20_000, 2)));
+    crate::support::send_all(&stack, &sent[..30]).await;
+    let stored = stack
+        .dynamodb()
+        .get_item()
+        .table_name(stack.table().unwrap())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CUSTOMER#c-1".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CART#LINE#A".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let line: Option<omnisync::store::items::StoredLine> = stored
+        .item
+        .map(|item| serde_dynamo::from_item(item).unwrap());
+    let line = line.unwrap();
+    assert!(
+        line.reset.is_some() && line.ops.len() <= SEEDED,
+        "compacted: a reset and {} adds",
+        line.ops.len()
+    );
+    let everything: Vec<Value> = seeded.iter().chain(&sent[..30]).cloned().collect();
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        reference_cart(&everything, "c-1")
+    );
+
+    crate::support::send_all(&stack, &sent[30..]).await;
+    let everything: Vec<Value> = seeded.iter().chain(&sent).cloned().collect();
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        reference_cart(&everything, "c-1")
+    );
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![json!({"sku": "A", "quantity": 47})]
+    );
+    assert_eq!(rejected(&stack).await, Vec::<Value>::new());
+    assert_eq!(stack.depth("cart-events-dlq").await.unwrap(), 0);
+}
+
+/// DynamoDB refusing a write as invalid (an item over 400 KB) fails the same way on every
+/// delivery: the event is rejected with `too_large` at once, not retried into the DLQ, and the
+/// other events of its batch are applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_dynamodb_refuses_as_invalid_is_rejected_not_retried() {
+    let Some(mut stack) = stack("cart-invalid-write", &[]).await else {
+        return;
+    };
+    let refusal =
+        crate::support::faults::AnswerWithError::item_too_large("PutItem", "CART#LINE#HUGE");
+    stack
+        .start_runner_with(&clients_with(&stack, refusal.clone()), 1)
+        .unwrap();
+    let events = vec![
+        event(
+            "ok-1",
+            1_000,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "A", "quantity": 1}),
+        ),
+        event(
+            "huge-1",
+            1_100,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "HUGE", "quantity": 1}),
+        ),
+        event(
+            "ok-2",
+            1_200,
+            "c-1",
+            "web",
+            "cart.item_added",
+            json!({"sku": "B", "quantity": 1}),
+        ),
+    ];
+    stack.send("cart-events", &bodies(&events)).await.unwrap();
+    stack
+        .wait_drained(&["cart-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected_reasons(&stack).await,
+        vec![("huge-1".to_owned(), "too_large".to_owned())]
+    );
+    assert_eq!(refusal.answered(), 1, "refused once, not retried");
+    assert_eq!(stack.depth("cart-events-dlq").await.unwrap(), 0);
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![
+            json!({"sku": "A", "quantity": 1}),
+            json!({"sku": "B", "quantity": 1})
+        ]
+    );
+}

@@ -451,14 +451,14 @@ async fn requests_per_restock_and_notification() {
     // (1 GetItem, then 1 PutItem to move it on and 1 GetItem to find it decided), 1 index Query,
     // 1 Query of the wisher's partition and 1 PutItem (the member); the notification: the
     // members (1 Query), its claim (1 PutItem), the send (1 SendMessageBatch, for up to ten) and
-    // the mark (1 UpdateItem).
+    // the mark (1 UpdateItem); and the report it supersedes set to expire (1 UpdateItem).
     assert_eq!(
         dynamodb.snapshot(),
         counts(&[
             ("GetItem", 2),
             ("PutItem", 4),
             ("Query", 5),
-            ("UpdateItem", 1)
+            ("UpdateItem", 2)
         ])
     );
     assert_eq!(sqs.snapshot(), counts(&[("SendMessageBatch", 1)]));
@@ -488,6 +488,35 @@ async fn requests_per_restock_and_notification() {
             "{sk}: {expires_at}"
         );
     }
+
+    // The timeline keeps its latest report for good; the one the restock superseded expires.
+    let reports = stack
+        .dynamodb()
+        .scan()
+        .table_name(stack.table().unwrap())
+        .filter_expression("begins_with(pk, :stock)")
+        .expression_attribute_values(":stock", AttributeValue::S("STOCK#".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let mut expiring: Vec<(String, bool)> = reports
+        .iter()
+        .map(|item| {
+            let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                panic!("a report without sk");
+            };
+            (sk.clone(), item.contains_key("expires_at"))
+        })
+        .collect();
+    expiring.sort();
+    assert_eq!(expiring.len(), 2, "{expiring:?}");
+    assert_eq!(
+        expiring.iter().map(|(_, e)| *e).collect::<Vec<_>>(),
+        [true, false],
+        "the earlier report expires, the latest stays: {expiring:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

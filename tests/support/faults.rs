@@ -4,7 +4,8 @@
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -219,6 +220,88 @@ impl Intercept for RefuseWrites {
             self.refused.fetch_add(1, Ordering::SeqCst);
             return Err("injected: this write fails".into());
         }
+        Ok(())
+    }
+}
+
+/// Answers every matching request with a DynamoDB error, as the service does when it refuses a
+/// request: the request is turned into a harmless `ListTables` before it is sent (so nothing is
+/// written), and its answer into the error.
+#[derive(Debug, Clone)]
+pub struct AnswerWithError {
+    operation: &'static str,
+    marker: String,
+    error_type: &'static str,
+    message: &'static str,
+    answered: Arc<AtomicUsize>,
+}
+
+impl AnswerWithError {
+    /// An item-size `ValidationException` for every `operation` request containing `marker`.
+    pub fn item_too_large(operation: &'static str, marker: &str) -> Self {
+        AnswerWithError {
+            operation,
+            marker: marker.to_owned(),
+            error_type: "com.amazon.coral.validate#ValidationException",
+            message: "Item size has exceeded the maximum allowed size",
+            answered: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for AnswerWithError {
+    fn name(&self) -> &'static str {
+        "AnswerWithError"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("?")
+            .to_owned();
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        if target != self.operation || !body.contains(&self.marker) {
+            return Ok(());
+        }
+        cfg.interceptor_state().store_put(Matched);
+        request
+            .headers_mut()
+            .insert("x-amz-target", "DynamoDB_20120810.ListTables");
+        request.headers_mut().insert("content-length", "2");
+        *request.body_mut() = aws_smithy_types::body::SdkBody::from("{}");
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Matched>().is_none() {
+            return Ok(());
+        }
+        self.answered.fetch_add(1, Ordering::SeqCst);
+        let body = format!(
+            r#"{{"__type":"{}","message":"{}"}}"#,
+            self.error_type, self.message
+        );
+        let response = context.response_mut();
+        *response.status_mut() = aws_smithy_runtime_api::http::StatusCode::try_from(400)
+            .map_err(|e| format!("status: {e}"))?;
+        *response.body_mut() = aws_smithy_types::body::SdkBody::from(body);
         Ok(())
     }
 }

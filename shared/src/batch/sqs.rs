@@ -69,6 +69,24 @@ impl ApplyError {
     pub fn transient(error: impl Into<BoxError>) -> Self {
         ApplyError::Transient(error.into())
     }
+
+    /// Keeps permanent and transient failures apart where a handler could not tell: a store
+    /// request DynamoDB refused as invalid (`ValidationException`, e.g. an item over 400 KB)
+    /// fails the same way on every delivery, so it is a rejection, not a retry.
+    pub fn classified(self) -> Self {
+        match self {
+            ApplyError::Transient(error) => {
+                match error
+                    .downcast_ref::<crate::store::StoreError>()
+                    .and_then(crate::store::StoreError::refused_as_invalid)
+                {
+                    Some(rejection) => ApplyError::Rejected(rejection),
+                    None => ApplyError::Transient(error),
+                }
+            }
+            rejected => rejected,
+        }
+    }
 }
 
 /// The SQS message an event came in: what a handler needs to set the message aside and deliver
@@ -173,7 +191,12 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                 return self.reject(record, body, &rejection).await;
             }
         };
-        match self.handler.apply(&event, &delivery).await {
+        match self
+            .handler
+            .apply(&event, &delivery)
+            .await
+            .map_err(ApplyError::classified)
+        {
             Ok(applied) => {
                 let outcome = match applied {
                     Applied::Changed => "applied",

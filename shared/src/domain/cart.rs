@@ -19,6 +19,15 @@ use std::collections::BTreeMap;
 /// The most a cart line can hold.
 pub const MAX_LINE_QUANTITY: u32 = 999;
 
+/// The most adds a line keeps after its latest reset. Past it, the oldest are folded into a
+/// reset ([`LineState::compaction_point`]), so a line item stays small whatever comes: at most
+/// 100 entries of at most ~150 bytes (15 KB, where DynamoDB's limit is 400 KB), and a write of
+/// it costs at most 15 write units.
+pub const MAX_LINE_DELTAS: usize = 100;
+
+/// How many of the newest adds a compaction keeps.
+pub const DELTAS_KEPT: usize = MAX_LINE_DELTAS / 2;
+
 /// One op on one SKU line, as the fold sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LineOp {
@@ -130,6 +139,23 @@ impl LineState {
             .iter()
             .filter(|(key, _)| from.is_none_or(|from| *key > from))
             .fold(quantity, |q, (_, delta)| delta.apply(q))
+    }
+
+    /// Where to compact the line, when it keeps more than [`MAX_LINE_DELTAS`] adds: the key of
+    /// the newest add to fold into a reset (all but the [`DELTAS_KEPT`] newest). Applying
+    /// `Set(q)` at that key, where `q` is the customer's line quantity counting the ops up to it
+    /// ([`crate::domain::shopping::line_quantity_at`]), changes no quantity; what it gives up is
+    /// an op that arrives later with a key before that point (behind 50 newer adds of the
+    /// same line), which the reset supersedes, and the redelivery of a folded add, which is
+    /// superseded too, so it still counts once.
+    pub fn compaction_point(&self) -> Option<EventKey> {
+        if self.deltas.len() <= MAX_LINE_DELTAS {
+            return None;
+        }
+        self.deltas
+            .keys()
+            .nth(self.deltas.len() - DELTAS_KEPT - 1)
+            .cloned()
     }
 
     /// Whether the line has never seen an op.

@@ -63,5 +63,48 @@ pub fn shopping(own: &IdOps, linked_guests: &[&IdOps]) -> Shopping {
     }
 }
 
+/// The quantity of `sku` in the cart `own` and `linked_guests` fold to, counting only the ops
+/// up to `at` (inclusive): what a compaction of that line writes as its reset at `at` (see
+/// [`crate::domain::cart::LineState::compaction_point`]).
+pub fn line_quantity_at(own: &IdOps, linked_guests: &[&IdOps], sku: &str, at: &EventKey) -> u32 {
+    let upto = |ops: &IdOps| -> IdOps {
+        let mut cart = Cart {
+            cleared: ops.cart.cleared.clone().filter(|key| key <= at),
+            ..Cart::default()
+        };
+        if let Some(line) = ops.cart.lines.get(sku) {
+            cart.lines.insert(
+                sku.to_owned(),
+                super::cart::LineState {
+                    reset: line.reset.clone().filter(|reset| &reset.key <= at),
+                    deltas: line
+                        .deltas
+                        .range(..=at.clone())
+                        .map(|(key, delta)| (key.clone(), *delta))
+                        .collect(),
+                },
+            );
+        }
+        IdOps {
+            cart,
+            wishlist: Wishlist::default(),
+            purchases: ops
+                .purchases
+                .iter()
+                .filter(|purchase| &purchase.key <= at)
+                .cloned()
+                .collect(),
+        }
+    };
+    let own = upto(own);
+    let guests: Vec<IdOps> = linked_guests.iter().map(|guest| upto(guest)).collect();
+    let guests: Vec<&IdOps> = guests.iter().collect();
+    shopping(&own, &guests)
+        .cart
+        .iter()
+        .find(|line| line.sku == sku)
+        .map_or(0, |line| line.quantity)
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,12 @@
 //! with two one-item queries; the item itself is the dedupe record. Wishers are found through
 //! the sparse `wishlist-by-sku` index, a page at a time, never by a scan. Who is notified of a
 //! restock, and whether they were, is in [`super::notifications`].
+//!
+//! A timeline keeps its latest report for good (the next report is compared with it) and lets
+//! the superseded ones expire: a report that gets a later one is given an `expires_at`
+//! [`SUPERSEDED_REPORT_RETENTION_SECONDS`] from then (the table's TTL), long enough for any late
+//! report to still find its neighbours. A report that arrives later than that, between two
+//! expired ones, is placed against what is left.
 
 use super::key::{WISH_INDEX, customer_of_pk, report_sk, stock_pk};
 use super::write::decode;
@@ -13,6 +19,9 @@ use crate::contract::{AvailabilityChanged, EventKey};
 use crate::domain::availability::Report;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
+
+/// How long a superseded report is kept (DynamoDB TTL on `expires_at`): 30 days.
+pub const SUPERSEDED_REPORT_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredReport {
@@ -55,11 +64,45 @@ impl Table {
         self.item(pk.clone(), sk.clone()).create(&current).await?;
         let previous = self.neighbour(&pk, &sk, false).await?;
         let next = self.neighbour(&pk, &sk, true).await?;
+        // Whatever has a later report is superseded. A crash before these writes leaves a
+        // report kept for good, never one expired too early.
+        if let Some(previous) = &previous {
+            self.expire_report(&pk, &report_sk(&previous.key)).await?;
+        }
+        if next.is_some() {
+            self.expire_report(&pk, &sk).await?;
+        }
         Ok(TimelinePlace {
             previous: previous.map(Report::from),
             current: current.into(),
             next: next.map(Report::from),
         })
+    }
+
+    /// Lets a superseded report expire (once: a later call keeps the first `expires_at`).
+    async fn expire_report(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        let expires_at = crate::clock::now_ms() / 1000 + SUPERSEDED_REPORT_RETENTION_SECONDS;
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression("SET expires_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(expires_at)")
+            .expression_attribute_values(":at", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.request_error("UpdateItem", pk, sk, e.into())),
+        }
     }
 
     async fn neighbour(

@@ -12,6 +12,7 @@ use crate::domain::customer::{CustomerState, IdState};
 use crate::domain::loyalty::{DebitDecision, LedgerEntry};
 use crate::domain::order::Order;
 use crate::domain::refund::RefundDecision;
+use crate::domain::shopping::IdOps;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -35,6 +36,25 @@ impl Table {
             }
         }
         Ok(CustomerState::assemble(customer_id, own, guests))
+    }
+
+    /// The cart and wishlist ops that fold into the cart `id` is part of: those of the customer
+    /// (`id` itself, or the customer a linked guest id belongs to) and of its verified guests.
+    pub async fn shopping_ops(&self, id: &str) -> Result<(IdOps, Vec<IdOps>), StoreError> {
+        let mut customer_id = id.to_owned();
+        let mut own = self.id_state(id).await?;
+        if let Some((linked_to, _)) = own.linked_to.clone() {
+            own = self.id_state(&linked_to).await?;
+            customer_id = linked_to;
+        }
+        let mut guests = Vec::new();
+        for guest_id in &own.guests {
+            let guest = self.id_state(guest_id).await?;
+            if guest.is_linked_to(&customer_id) {
+                guests.push(guest.ops);
+            }
+        }
+        Ok((own.ops, guests))
     }
 
     /// Reads one id's partition with one (paginated, strongly consistent) query.

@@ -56,6 +56,37 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The rejection for a request DynamoDB refused as invalid (`ValidationException`): it
+    /// fails the same way every time, so retrying it only delays the DLQ. An item over the
+    /// 400 KB limit is `too_large`; any other is `invalid_field`, with DynamoDB's message.
+    pub fn refused_as_invalid(&self) -> Option<crate::contract::Rejection> {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        let StoreError::Request {
+            operation,
+            pk,
+            sk,
+            source,
+        } = self
+        else {
+            return None;
+        };
+        if source.code() != Some("ValidationException") {
+            return None;
+        }
+        let message = source.message().unwrap_or_default();
+        let reason = if message.to_lowercase().contains("size") {
+            crate::contract::ReasonCode::TooLarge
+        } else {
+            crate::contract::ReasonCode::InvalidField
+        };
+        Some(crate::contract::Rejection::new(
+            reason,
+            format!("DynamoDB refused {operation} on {pk}/{sk}: {message}"),
+        ))
+    }
+}
+
 /// The state table: the client and the table's name. Cheap to clone (the client is shared).
 #[derive(Debug, Clone)]
 pub struct Table {

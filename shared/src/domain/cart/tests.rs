@@ -244,3 +244,42 @@ fn removed_and_cleared_lines_leave_the_cart() {
         }]
     );
 }
+
+/// 10,000 adds to one line (then a set, then more adds), compacted whenever the line passes
+/// its bound, as cart-sync does: the line never keeps more than the bound, and its quantity is
+/// the contract's fold at every step.
+#[test]
+fn ten_thousand_adds_stay_bounded_and_fold_as_the_contract_says() {
+    let mut line = LineState::default();
+    let mut naive: u32 = 0;
+    let mut most_kept = 0;
+    let mut compactions = 0;
+    let ops = (0..10_000)
+        .map(|i| (i, LineOp::Add(1 + (i as u32 % 3))))
+        .chain(std::iter::once((10_000, LineOp::Set(4))))
+        .chain((10_001..12_500).map(|i| (i, LineOp::Add(1))));
+    for (i, op) in ops {
+        let key = EventKey::new(i64::from(i), format!("e-{i}"));
+        assert!(line.apply(key, op));
+        naive = match op {
+            LineOp::Add(n) => (naive + n).min(MAX_LINE_QUANTITY),
+            LineOp::Set(n) => n,
+            LineOp::Purchase(n) => naive.saturating_sub(n),
+        };
+        if let Some(point) = line.compaction_point() {
+            let mut upto = line.clone();
+            upto.deltas = upto
+                .deltas
+                .range(..=point.clone())
+                .map(|(k, d)| (k.clone(), *d))
+                .collect();
+            assert!(line.apply(point, LineOp::Set(upto.quantity())));
+            compactions += 1;
+        }
+        most_kept = most_kept.max(line.deltas.len());
+        assert_eq!(line.quantity(), naive, "after op {i}");
+    }
+    assert_eq!(most_kept, MAX_LINE_DELTAS);
+    assert!(compactions > 10, "{compactions}");
+    assert_eq!(line.quantity(), (4 + 2_499).min(999));
+}

@@ -138,6 +138,33 @@ proptest! {
         prop_assert_eq!(shopping(&customer, &[&guest_a, &guest_b]), naive(&ops));
         prop_assert_eq!(shopping(&customer, &[&guest_b, &guest_a]), naive(&ops));
     }
+
+    /// A compaction of any line, at any op's key, into the id holding it (the customer's or a
+    /// linked guest's) changes nothing anyone sees, once every op has arrived.
+    #[test]
+    fn a_compaction_at_any_point_changes_no_cart(
+        (ops, owners, at, holder, sku) in arb_ops().prop_flat_map(|ops| {
+            let n = ops.len();
+            (
+                Just(ops),
+                prop::collection::vec(0usize..3, n),
+                0..n.max(1),
+                0usize..3,
+                prop::sample::select(vec!["A", "B", "C"]),
+            )
+        })
+    ) {
+        prop_assume!(!ops.is_empty());
+        let part = |owner: usize| -> Vec<(EventKey, Op)> {
+            ops.iter().zip(&owners).filter(|(_, o)| **o == owner).map(|(op, _)| op.clone()).collect()
+        };
+        let mut ids = [collect(&part(0)), collect(&part(1)), collect(&part(2))];
+        let before = shopping(&ids[0], &[&ids[1], &ids[2]]);
+        let point = ops[at].0.clone();
+        let quantity = line_quantity_at(&ids[0], &[&ids[1], &ids[2]], sku, &point);
+        ids[holder].cart.apply_line(sku, point, LineOp::Set(quantity));
+        prop_assert_eq!(shopping(&ids[0], &[&ids[1], &ids[2]]), before);
+    }
 }
 
 #[test]
