@@ -9,6 +9,7 @@
 mod support;
 
 mod cart_sync;
+mod chaos;
 mod loyalty;
 mod notifications;
 mod recovery;

@@ -305,3 +305,105 @@ impl Intercept for AnswerWithError {
         Ok(())
     }
 }
+
+/// What [`Chaos`] did to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Answered 400 `ThrottlingException`; the request never reached the service.
+    Throttled,
+    /// Answered 500; the request never reached the service.
+    ServerError,
+    /// The service applied the request; its answer was replaced by a 500.
+    LostResponse,
+}
+
+impl Storable for Fault {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Seeded random faults on a fraction of every client's requests: each request is throttled,
+/// fails with a 5xx, or loses its response after the service applied it, each with probability
+/// `rate`. A refused request is turned into `neutral` (a harmless list call of the same
+/// service) before it is sent, so nothing it asked for happens.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    rate: f64,
+    neutral: &'static str,
+    rng: Arc<Mutex<rand::rngs::StdRng>>,
+    injected: Arc<Mutex<BTreeMap<Fault, usize>>>,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, rate: f64, neutral: &'static str) -> Self {
+        use rand::SeedableRng;
+        Chaos {
+            rate,
+            neutral,
+            rng: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))),
+            injected: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// How many faults of each kind were injected so far.
+    pub fn injected(&self) -> BTreeMap<Fault, usize> {
+        self.injected.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+impl Intercept for Chaos {
+    fn name(&self) -> &'static str {
+        "Chaos"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use rand::Rng;
+        let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
+        let fault = if roll < self.rate {
+            Fault::Throttled
+        } else if roll < 2.0 * self.rate {
+            Fault::ServerError
+        } else if roll < 3.0 * self.rate {
+            Fault::LostResponse
+        } else {
+            return Ok(());
+        };
+        if let Ok(mut injected) = self.injected.lock() {
+            *injected.entry(fault).or_default() += 1;
+        }
+        cfg.interceptor_state().store_put(fault);
+        if fault != Fault::LostResponse {
+            let request = context.request_mut();
+            request.headers_mut().insert("x-amz-target", self.neutral);
+            request.headers_mut().insert("content-length", "2");
+            *request.body_mut() = aws_smithy_types::body::SdkBody::from("{}");
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(fault) = cfg.load::<Fault>().copied() else {
+            return Ok(());
+        };
+        let (status, error) = match fault {
+            Fault::Throttled => (400, "ThrottlingException"),
+            Fault::ServerError | Fault::LostResponse => (500, "InternalServerError"),
+        };
+        let response = context.response_mut();
+        *response.status_mut() = aws_smithy_runtime_api::http::StatusCode::try_from(status)
+            .map_err(|e| format!("status: {e}"))?;
+        *response.body_mut() = aws_smithy_types::body::SdkBody::from(format!(
+            r#"{{"__type":"{error}","message":"injected by the chaos suite"}}"#
+        ));
+        Ok(())
+    }
+}

@@ -86,6 +86,27 @@ impl LocalStack {
         Ok(())
     }
 
+    /// Starts the runner with functions built on `clients`, each passed through `wrap` (e.g.
+    /// to make invocations crash).
+    pub fn start_runner_wrapped(
+        &mut self,
+        clients: &Clients,
+        pollers: usize,
+        wrap: impl Fn(
+            std::sync::Arc<dyn crate::functions::JsonFunction>,
+        ) -> std::sync::Arc<dyn crate::functions::JsonFunction>,
+    ) -> Result<()> {
+        self.runner = Some(Runner::start_wrapped(
+            &self.manifest,
+            &self.sdk,
+            clients,
+            pollers,
+            |_| true,
+            wrap,
+        )?);
+        Ok(())
+    }
+
     /// Starts the runner for the given functions only (by logical id), on `clients`.
     pub fn start_runner_for(
         &mut self,

@@ -59,6 +59,19 @@ impl Runner {
         pollers: usize,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Runner> {
+        Self::start_wrapped(manifest, sdk, clients, pollers, wanted, |f| f)
+    }
+
+    /// Like [`Runner::start_for`], with every function passed through `wrap` before the
+    /// mappings invoke it (the chaos tests make invocations crash this way).
+    pub fn start_wrapped(
+        manifest: &Manifest,
+        sdk: &SdkConfig,
+        clients: &Clients,
+        pollers: usize,
+        wanted: impl Fn(&str) -> bool,
+        wrap: impl Fn(Arc<dyn functions::JsonFunction>) -> Arc<dyn functions::JsonFunction>,
+    ) -> Result<Runner> {
         let mut tasks = Vec::new();
         for source in manifest
             .event_sources
@@ -72,7 +85,7 @@ impl Runner {
                     source.function()
                 )
             })?;
-            let function = functions::build(source.function(), clients, spec)?;
+            let function = wrap(functions::build(source.function(), clients, spec)?);
             match source {
                 EventSource::Sqs(sqs_source) => {
                     for _ in 0..pollers.max(1) {

@@ -281,5 +281,9 @@ fn ten_thousand_adds_stay_bounded_and_fold_as_the_contract_says() {
     }
     assert_eq!(most_kept, MAX_LINE_DELTAS);
     assert!(compactions > 10, "{compactions}");
-    assert_eq!(line.quantity(), MAX_LINE_QUANTITY, "4 set, then 2,499 adds of 1, capped");
+    assert_eq!(
+        line.quantity(),
+        MAX_LINE_QUANTITY,
+        "4 set, then 2,499 adds of 1, capped"
+    );
 }
