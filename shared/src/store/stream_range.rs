@@ -39,6 +39,11 @@ pub struct StreamReadError {
     pub message: String,
 }
 
+/// Records per `GetRecords` page: a given-up range is at most one stream batch (the mappings'
+/// `BatchSize`, 100), so one page usually holds it all; a page of the maximum, 1,000 records with
+/// their images, can take longer than the SDK's attempt timeout to come back.
+const PAGE_RECORDS: i32 = 100;
+
 /// How many empty pages in a row end a read that has not reached the range's end: the shard is
 /// open and the end record is known to exist, so an empty page only means "not yet".
 const EMPTY_PAGES_LIMIT: usize = 20;
@@ -103,7 +108,7 @@ impl StreamReader {
                 .client
                 .get_records()
                 .shard_iterator(current)
-                .limit(1000)
+                .limit(PAGE_RECORDS)
                 .send()
                 .await
             {
