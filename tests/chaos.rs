@@ -18,7 +18,8 @@
 //! Parameters (environment): `OMNISYNC_CHAOS_SEED` (default 1), `OMNISYNC_CHAOS_CUSTOMERS`
 //! (8), `OMNISYNC_CHAOS_EVENTS` (valid events before duplicates and invalid ones, 240),
 //! `OMNISYNC_CHAOS_FAULT_RATE` (per request and fault kind, 0.04), `OMNISYNC_CHAOS_CRASH_RATE`
-//! (per invocation, 0.1). CI runs the defaults; the README gives a long run.
+//! (per invocation, 0.1), `OMNISYNC_CHAOS_VISIBILITY_SECONDS` (3). CI runs the defaults; the
+//! README gives a long run.
 
 use crate::support::faults::Chaos;
 use crate::support::{customer, event, queue_of};
@@ -46,6 +47,7 @@ struct Params {
     events: usize,
     fault_rate: f64,
     crash_rate: f64,
+    visibility_seconds: u32,
 }
 
 impl Params {
@@ -56,6 +58,7 @@ impl Params {
             events: param("OMNISYNC_CHAOS_EVENTS", 240),
             fault_rate: param("OMNISYNC_CHAOS_FAULT_RATE", 0.04),
             crash_rate: param("OMNISYNC_CHAOS_CRASH_RATE", 0.1),
+            visibility_seconds: param("OMNISYNC_CHAOS_VISIBILITY_SECONDS", 3),
         }
     }
 }
@@ -721,10 +724,11 @@ const INGRESS: [&str; 7] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_seeded_mix_under_faults_ends_as_the_contract_says_for_every_customer() {
     let p = Params::from_env();
+    let visibility = p.visibility_seconds.to_string();
     let Some(mut stack) = crate::support::stack(
         "chaos",
         &[
-            ("QueueVisibilityTimeout", "3"),
+            ("QueueVisibilityTimeout", visibility.as_str()),
             ("MaxReceiveCount", "1000"),
             ("StreamMaxRetryAttempts", "2"),
         ],

@@ -194,15 +194,23 @@ async fn a_view_the_fanout_gave_up_on_is_published_when_the_outage_ends() {
         "channel-updates-store",
         "channel-updates-call_center",
     ] {
+        // Until the newest the channel got is at the current version (a publish may be under
+        // way: bumped, not yet sent to every channel).
         let mut views: Vec<ViewChanged> = Vec::new();
         wait_until(
-            &format!("{queue} got the view"),
+            &format!("{queue} got the current view"),
             Duration::from_secs(90),
             async || {
                 for body in stack.drain_views(queue).await.unwrap() {
                     views.push(serde_json::from_str(&body).unwrap());
                 }
-                views.iter().any(|v| v.customer_id == "c-dark")
+                let newest = views
+                    .iter()
+                    .filter(|v| v.customer_id == "c-dark")
+                    .map(|v| v.version)
+                    .max();
+                newest.is_some()
+                    && newest == Some(table.current_view("c-dark").await.unwrap().version)
             },
         )
         .await;
@@ -212,7 +220,6 @@ async fn a_view_the_fanout_gave_up_on_is_published_when_the_outage_ends() {
             .max_by_key(|v| v.version)
             .unwrap();
         let current = table.current_view("c-dark").await.unwrap();
-        assert_eq!(newest.version, current.version, "{queue}");
         assert_eq!(
             serde_json::to_value(&newest.view).unwrap(),
             serde_json::to_value(&current).unwrap(),
