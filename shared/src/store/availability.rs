@@ -13,7 +13,7 @@
 //! expired ones, is placed against what is left.
 
 use super::key::{WISH_INDEX, customer_of_pk, report_sk, stock_pk};
-use super::write::decode;
+use super::write::{decode, written_unless_condition_failed};
 use super::{StoreError, Table};
 use crate::contract::{AvailabilityChanged, EventKey};
 use crate::domain::availability::Report;
@@ -93,16 +93,9 @@ impl Table {
             .expression_attribute_values(":at", AttributeValue::N(expires_at.to_string()))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.request_error("UpdateItem", pk, sk, e.into())),
-        }
+        // A failed condition: it expires already (or is gone).
+        written_unless_condition_failed(sent, |e| self.request_error("UpdateItem", pk, sk, e))
+            .map(|_| ())
     }
 
     async fn neighbour(

@@ -3,6 +3,7 @@
 
 use super::items::StoredWish;
 use super::key::{CustomerItem, customer_pk};
+use super::write::written_unless_condition_failed;
 use super::{StoreError, Table, WriteOutcome};
 use crate::contract::EventKey;
 use crate::domain::wishlist::{WishEntry, WishOp};
@@ -60,17 +61,8 @@ impl Table {
             .expression_attribute_values(":e", AttributeValue::S(key.event_id.clone()))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            // A newer op changed the item: it is indexed as that op says.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(item.request_error("UpdateItem", err.into())),
-        }
+        // A failed condition: a newer op changed the item, and it is indexed as that op says.
+        written_unless_condition_failed(updated, |e| item.request_error("UpdateItem", e))
+            .map(|_| ())
     }
 }

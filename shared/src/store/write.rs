@@ -87,6 +87,31 @@ impl StoreError {
     }
 }
 
+/// A conditional `UpdateItem` whose failed condition means "nothing to do" (the item moved on,
+/// or the change is already there): `Ok(true)` when it wrote, `Ok(false)` when the condition
+/// failed; any other error through `failed`.
+pub(crate) fn written_unless_condition_failed<O>(
+    sent: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    >,
+    failed: impl FnOnce(aws_sdk_dynamodb::Error) -> StoreError,
+) -> Result<bool, StoreError> {
+    match sent {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(failed(err.into())),
+    }
+}
+
 /// The state table: the client and the table's name. Cheap to clone (the client is shared).
 #[derive(Debug, Clone)]
 pub struct Table {
