@@ -19,7 +19,7 @@
 //! (8), `OMNISYNC_CHAOS_EVENTS` (valid events before duplicates and invalid ones, 240),
 //! `OMNISYNC_CHAOS_FAULT_RATE` (per request and fault kind, 0.04), `OMNISYNC_CHAOS_CRASH_RATE`
 //! (per invocation, 0.1), `OMNISYNC_CHAOS_VISIBILITY_SECONDS` (3). CI runs the defaults; the
-//! README gives a long run.
+//! README gives a long run. With `RUST_LOG` set, the functions' logs are printed too.
 
 use crate::support::faults::Chaos;
 use crate::support::{customer, event, queue_of};
