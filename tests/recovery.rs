@@ -250,7 +250,6 @@ async fn records_gone_from_the_stream_are_recovered_by_a_sweep_that_resumes_acro
         });
         serde_dynamo::to_item(item).unwrap()
     };
-    omnisync::telemetry::init();
     put_items(&stack, (0..CUSTOMERS).map(order).collect()).await;
 
     let spec = &stack.manifest.functions["LoyaltyLedgerFunction"];
