@@ -87,24 +87,24 @@ impl StoreError {
     }
 }
 
-/// A conditional `UpdateItem` whose failed condition means "nothing to do" (the item moved on,
+/// A conditional write whose failed condition is an answer, not an error (the item moved on,
 /// or the change is already there): `Ok(true)` when it wrote, `Ok(false)` when the condition
 /// failed; any other error through `failed`.
-pub(crate) fn written_unless_condition_failed<O>(
-    sent: Result<
-        O,
-        aws_sdk_dynamodb::error::SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-        >,
-    >,
+pub(crate) fn written_unless_condition_failed<O, E, R>(
+    sent: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
     failed: impl FnOnce(aws_sdk_dynamodb::Error) -> StoreError,
-) -> Result<bool, StoreError> {
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
     match sent {
         Ok(_) => Ok(true),
         Err(err)
             if err
                 .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "ConditionalCheckFailedException") =>
         {
             Ok(false)
         }
@@ -210,17 +210,7 @@ impl Versioned<'_> {
             .table_name(self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)");
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(self.request_error("PutItem", err.into())),
-        }
+        written_unless_condition_failed(put.send().await, |e| self.request_error("PutItem", e))
     }
 
     /// A `Put` for a transaction that creates the item (revision 1) only if it is absent: the
@@ -262,17 +252,14 @@ impl Versioned<'_> {
                 .expression_attribute_names("#rev", REV)
                 .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
         };
-        match put.send().await {
-            Ok(_) => Ok(Commit::Done(())),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Commit::Conflict)
-            }
-            Err(err) => Err(self.request_error("PutItem", err.into())),
-        }
+        let written = written_unless_condition_failed(put.send().await, |e| {
+            self.request_error("PutItem", e)
+        })?;
+        Ok(if written {
+            Commit::Done(())
+        } else {
+            Commit::Conflict
+        })
     }
 
     /// A `Delete` of the item for a transaction (unconditional: deleting an absent item is fine).
