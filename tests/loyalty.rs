@@ -3,23 +3,14 @@
 
 use crate::support::faults::LoseWriteResponses;
 use crate::support::{
-    clients_with, customer, event, invoke_sample, invoke_sample_json, placed, rejected, sample_len,
-    send_all, stack,
+    clients_with, customer, event, invoke_sample, invoke_sample_json, ledger_entries as entries,
+    placed, rejected, sample_len, send_all, stack,
 };
 use omnisync::domain::customer::CustomerState;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn entries(state: &CustomerState) -> BTreeMap<String, i64> {
-    state
-        .loyalty
-        .entries
-        .iter()
-        .map(|e| (e.entry_id.clone(), e.points))
-        .collect()
-}
 
 /// Polls the customer until `done` holds (the stream is asynchronous), or fails after a minute.
 async fn wait_for(

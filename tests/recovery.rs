@@ -5,25 +5,15 @@
 
 use crate::support::faults::RefuseWrites;
 use crate::support::{
-    DRAIN_LIMIT, clients_with, clients_with_sqs, customer, event, placed, put_items, send_all,
-    stack,
+    DRAIN_LIMIT, clients_with, clients_with_sqs, customer, event, ledger_entries as entries,
+    placed, put_items, send_all, stack,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use omnisync::contract::ViewChanged;
-use omnisync::domain::customer::CustomerState;
 use omnisync::store::Table;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-
-fn entries(state: &CustomerState) -> BTreeMap<String, i64> {
-    state
-        .loyalty
-        .entries
-        .iter()
-        .map(|e| (e.entry_id.clone(), e.points))
-        .collect()
-}
 
 async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;

@@ -181,6 +181,16 @@ pub async fn customer(stack: &LocalStack, customer_id: &str) -> CustomerState {
         .expect("loading the customer")
 }
 
+/// A customer's ledger as stored: entry id → points.
+pub fn ledger_entries(state: &CustomerState) -> std::collections::BTreeMap<String, i64> {
+    state
+        .loyalty
+        .entries
+        .iter()
+        .map(|e| (e.entry_id.clone(), e.points))
+        .collect()
+}
+
 /// The cart as stored, in the contract's JSON shape.
 pub async fn stored_cart(stack: &LocalStack, customer_id: &str) -> Vec<Value> {
     let state = customer(stack, customer_id).await;
