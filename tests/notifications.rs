@@ -429,6 +429,88 @@ async fn a_notifier_that_dies_after_sending_and_before_recording_sends_one_notif
     assert_eq!(notifications(&stack).await, dan_notified(), "one in all");
 }
 
+/// Three wishers of the jacket; one delivery of the restock fails on c-b's wishlist, the next
+/// on c-a's. The second delivery gets through, because it resumes after what the first one
+/// decided (c-a) instead of looking at the whole page again: a store that fails one request in
+/// twenty can no longer keep a restock with many wishers from ever being decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restock_keeps_the_audience_a_failed_delivery_decided_and_resumes_after_it() {
+    let Some(mut stack) = stack("notify-resume", &[]).await else {
+        return;
+    };
+    stack
+        .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
+        .unwrap();
+    let wishes: Vec<Value> = ["c-a", "c-b", "c-c"]
+        .iter()
+        .enumerate()
+        .map(|(n, id)| wish(&format!("w-{n}"), id, "JKT-RAIN", Some("M")))
+        .collect();
+    stack
+        .send("wishlist-events", &bodies(&wishes))
+        .await
+        .unwrap();
+    stack
+        .wait_drained(&["wishlist-events"], DRAIN_LIMIT)
+        .await
+        .unwrap();
+    stack.stop_runner();
+    let before =
+        crate::support::invoke_sample(&stack, NOTIFIER, "availability-notifier/sqs-valid.json")
+            .await;
+    assert!(before.batch_item_failures.is_empty());
+
+    // Every read of one wisher's partition fails: c-b's on the first delivery, c-a's on the
+    // next (the index cursor, which names c-a's item too, goes through).
+    let refuse_reads_of =
+        |wisher: &str| RefuseWrites::new("Query", &format!(r#"":pk":{{"S":"CUSTOMER#{wisher}"}}"#));
+    let b_fails = refuse_reads_of("c-b");
+    let first = invoke_sample_with(
+        &stack,
+        &clients_with(&stack, b_fails.clone()),
+        NOTIFIER,
+        RESTOCK,
+    )
+    .await;
+    assert!(b_fails.refused() > 0, "the fault was injected");
+    assert_eq!(
+        first.batch_item_failures.len(),
+        1,
+        "the first delivery fails"
+    );
+
+    let a_fails = refuse_reads_of("c-a");
+    let second = invoke_sample_with(
+        &stack,
+        &clients_with(&stack, a_fails.clone()),
+        NOTIFIER,
+        RESTOCK,
+    )
+    .await;
+    assert_eq!(
+        a_fails.refused(),
+        0,
+        "the second delivery does not look at c-a again"
+    );
+    assert!(
+        second.batch_item_failures.is_empty(),
+        "the second delivery gets through"
+    );
+
+    let everyone: BTreeSet<Sent> = ["c-a", "c-b", "c-c"]
+        .iter()
+        .map(|id| {
+            (
+                (*id).to_owned(),
+                "JKT-RAIN".to_owned(),
+                Some("M".to_owned()),
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(notifications(&stack).await, everyone, "each wisher once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_per_restock_and_notification() {
     let Some(stack) = before_the_restock("notify-cost").await else {

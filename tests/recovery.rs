@@ -397,3 +397,71 @@ fn the_failure_queue_samples_are_recovery_messages_from_their_queue() {
         );
     }
 }
+
+/// A customers message whose ids partly fail (c-b's views cannot be sent): what was recovered
+/// stays recovered, the rest goes back on the failure queue as a message of its own with
+/// strictly fewer ids, and the message itself is done. So a range of many customers gets
+/// through a store that fails now and then, one customer at a time, instead of having to
+/// succeed for all of them in one delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recovery_that_fails_for_some_customers_hands_only_those_on() {
+    let Some(stack) = stack("recovery-hand-on", &[]).await else {
+        return;
+    };
+    let outage = RefuseWrites::all("SendMessage", &["customer.view_changed", "c-b"]);
+    let clients = clients_with_sqs(&stack, outage.clone());
+    let queue = "view-fanout-failures";
+    let name = stack
+        .queue_url(queue)
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = json!({"omnisync_recovery": "customers", "ids": ["c-a", "c-b"]});
+    let event = json!({"Records": [{
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+        "awsRegion": "us-east-1"
+    }]});
+    let function = "ViewFanoutFunction";
+    let built = xtask::functions::build(function, &clients, &stack.manifest.functions[function])
+        .expect("building the function");
+    let response = built.invoke(event).await.expect("the invocation");
+
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([]),
+        "the message is done"
+    );
+    assert!(outage.refused() > 0, "the fault was injected");
+    let published: Vec<String> = stack
+        .drain_views("channel-updates-web")
+        .await
+        .unwrap()
+        .iter()
+        .map(|body| {
+            serde_json::from_str::<ViewChanged>(body)
+                .unwrap()
+                .customer_id
+        })
+        .collect();
+    assert_eq!(published, ["c-a"], "c-a's view is published");
+    let handed_on: Vec<Value> = stack
+        .drain(queue)
+        .await
+        .unwrap()
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect();
+    assert_eq!(
+        handed_on,
+        [json!({"omnisync_recovery": "customers", "ids": ["c-b"]})],
+        "only c-b is left to recover"
+    );
+}

@@ -21,7 +21,7 @@
 
 use clap::{Parser, Subcommand};
 use omnisync::aws::load_sdk_config;
-use omnisync::batch::recovery::SweepBody;
+use omnisync::batch::recovery::RecoveryBody;
 use omnisync::queue::redrive;
 use omnisync::store::Table;
 use std::process::ExitCode;
@@ -119,7 +119,8 @@ async fn run(command: Command) -> Result<String, String> {
         Command::Reconcile { views, prefix } => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             let url = queue_url(&sqs, &sweep_queue(&prefix, views)).await?;
-            let body = serde_json::to_string(&SweepBody::from(None)).map_err(|e| e.to_string())?;
+            let body =
+                serde_json::to_string(&RecoveryBody::sweep(None)).map_err(|e| e.to_string())?;
             sqs.send_message()
                 .queue_url(&url)
                 .message_body(body)

@@ -317,14 +317,22 @@ pub enum Fault {
     LostResponse,
 }
 
-impl Storable for Fault {
+/// The fault [`Chaos`] decided for one operation (`None`: none), kept for all its attempts.
+#[derive(Debug, Clone, Copy)]
+struct Decided(Option<Fault>);
+
+impl Storable for Decided {
     type Storer = StoreReplace<Self>;
 }
 
-/// Seeded random faults on a fraction of every client's requests: each request is throttled,
-/// fails with a 5xx, or loses its response after the service applied it, each with probability
-/// `rate`. A refused request is turned into `neutral` (a harmless list call of the same
-/// service) before it is sent, so nothing it asked for happens.
+/// Seeded random faults on a fraction of every client's operations: each operation is
+/// throttled, fails with a 5xx, or loses its response after the service applied it, each with
+/// probability `rate`. The fault is decided at an operation's first attempt and holds for every
+/// attempt the SDK's retry makes of it, so each fault reaches the caller (the SDK's retries are
+/// not what is under test; what the function does with a failure that outlived them is). A
+/// refused operation is turned into `neutral` (a harmless list call of the same service) before
+/// each attempt is sent, so nothing it asked for happens; a lost response is sent as asked on
+/// every attempt and each answer replaced.
 #[derive(Debug, Clone)]
 pub struct Chaos {
     rate: f64,
@@ -362,20 +370,31 @@ impl Intercept for Chaos {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         use rand::Rng;
-        let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
-        let fault = if roll < self.rate {
-            Fault::Throttled
-        } else if roll < 2.0 * self.rate {
-            Fault::ServerError
-        } else if roll < 3.0 * self.rate {
-            Fault::LostResponse
-        } else {
+        // The interceptor state lives as long as the operation: a fault found there was decided
+        // at an earlier attempt of this operation, and holds.
+        let fault = match cfg.load::<Decided>().copied() {
+            Some(Decided(fault)) => fault,
+            None => {
+                let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
+                let fault = if roll < self.rate {
+                    Some(Fault::Throttled)
+                } else if roll < 2.0 * self.rate {
+                    Some(Fault::ServerError)
+                } else if roll < 3.0 * self.rate {
+                    Some(Fault::LostResponse)
+                } else {
+                    None
+                };
+                cfg.interceptor_state().store_put(Decided(fault));
+                if let (Some(fault), Ok(mut injected)) = (fault, self.injected.lock()) {
+                    *injected.entry(fault).or_default() += 1;
+                }
+                fault
+            }
+        };
+        let Some(fault) = fault else {
             return Ok(());
         };
-        if let Ok(mut injected) = self.injected.lock() {
-            *injected.entry(fault).or_default() += 1;
-        }
-        cfg.interceptor_state().store_put(fault);
         if fault != Fault::LostResponse {
             let request = context.request_mut();
             request.headers_mut().insert("x-amz-target", self.neutral);
@@ -391,7 +410,7 @@ impl Intercept for Chaos {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(fault) = cfg.load::<Fault>().copied() else {
+        let Some(Decided(Some(fault))) = cfg.load::<Decided>().copied() else {
             return Ok(());
         };
         let (status, error) = match fault {

@@ -95,8 +95,12 @@ impl AvailabilityNotifier {
         self.notify_audience(report, &restock.event_id).await
     }
 
-    /// The audience, a page of wishers at a time: each page's members are written, then the
-    /// cursor moves past the page. Stale index entries found on the way are removed.
+    /// The audience, a page of wishers at a time. Each wisher is looked at and, if it is in the
+    /// audience, written as a member (a stale index entry found on the way is removed); the
+    /// results are taken in index order, and the cursor moves past every wisher done before the
+    /// first that failed. So each delivery keeps what it decided, and a restock whose page of
+    /// wishers never gets through in one delivery (a store that keeps failing one request in
+    /// twenty) is still decided, a prefix at a time, instead of starting the page over forever.
     async fn decide_audience(
         &self,
         report: &AvailabilityChanged,
@@ -111,43 +115,54 @@ impl AvailabilityNotifier {
                 .table
                 .wishers_page(&report.sku, audience.next.as_ref(), WISHERS_PER_PAGE)
                 .await?;
-            let verdicts: Vec<Result<Verdict, StoreError>> = futures::stream::iter(wishers)
-                .map(|id| self.verdict(report, id))
-                .buffer_unordered(PARALLEL)
+            let ids: Vec<String> = wishers.iter().map(|wisher| wisher.id.clone()).collect();
+            let mut steps: Vec<Result<(), StoreError>> = futures::stream::iter(ids)
+                .map(|id| self.decide(report, restock_id, id))
+                .buffered(PARALLEL)
                 .collect()
                 .await;
-            let mut writes = Vec::new();
-            for verdict in verdicts {
-                match verdict? {
-                    Verdict::Notify(customer_id) => writes.push(Either::Left(customer_id)),
-                    Verdict::Stale { owner_id, key } => writes.push(Either::Right((owner_id, key))),
-                    Verdict::OtherSize | Verdict::No => {}
-                }
-            }
-            let written: Vec<Result<(), StoreError>> = futures::stream::iter(writes)
-                .map(|write| async move {
-                    match write {
-                        Either::Left(customer_id) => {
-                            self.table.add_to_audience(restock_id, &customer_id).await
-                        }
-                        Either::Right((owner_id, key)) => {
-                            self.table.unindex_wish(&owner_id, &report.sku, &key).await
-                        }
-                    }
-                })
-                .buffer_unordered(PARALLEL)
-                .collect()
-                .await;
-            written.into_iter().collect::<Result<Vec<()>, _>>()?;
-            let progressed = Audience {
-                decided: next.is_none(),
-                next,
-                ..Audience::default()
+            let failed = steps.iter().position(Result::is_err);
+            let progressed = match failed {
+                None => Audience {
+                    decided: next.is_none(),
+                    next,
+                    ..Audience::default()
+                },
+                Some(first) => match first.checked_sub(1).and_then(|done| wishers.get(done)) {
+                    Some(last_done) => Audience {
+                        next: Some(last_done.after.clone()),
+                        ..Audience::default()
+                    },
+                    None => return steps.swap_remove(first),
+                },
             };
-            // A conflict means another delivery moved the cursor: read it again and go on.
+            // A conflict means another delivery moved the cursor: read it again and go on (or,
+            // after a failure, leave it to that delivery's progress).
             self.table
                 .save_audience(restock_id, &progressed, rev)
                 .await?;
+            if let Some(first) = failed {
+                return steps.swap_remove(first);
+            }
+        }
+    }
+
+    /// Looks at one wisher and writes what it comes to: a member of the audience, the removal
+    /// of a stale index entry, or nothing.
+    async fn decide(
+        &self,
+        report: &AvailabilityChanged,
+        restock_id: &str,
+        id: String,
+    ) -> Result<(), StoreError> {
+        match self.verdict(report, id).await? {
+            Verdict::Notify(customer_id) => {
+                self.table.add_to_audience(restock_id, &customer_id).await
+            }
+            Verdict::Stale { owner_id, key } => {
+                self.table.unindex_wish(&owner_id, &report.sku, &key).await
+            }
+            Verdict::OtherSize | Verdict::No => Ok(()),
         }
     }
 
@@ -278,12 +293,6 @@ impl AvailabilityNotifier {
             })
         }
     }
-}
-
-/// One of two kinds of write.
-enum Either<L, R> {
-    Left(L),
-    Right(R),
 }
 
 impl EventHandler for AvailabilityNotifier {

@@ -17,6 +17,14 @@
 //!   or continues one: sent by a schedule, by the operator (`omnisync reconcile`), or by this
 //!   processor when a sweep nears the invocation's deadline (it sends where it got to, then
 //!   ends the message), so a sweep of any size finishes across invocations.
+//! - A customers message, `{"omnisync_recovery": "customers", "ids": [...]}`: the ids a message
+//!   failed to recover while it recovered others. **Each id is its own unit of work**: a message
+//!   that recovered some of its ids and failed on the rest sends the rest as a new message and
+//!   is done, so what was recovered stays recovered, and a store that fails one request in
+//!   twenty cannot keep a range of forty customers from ever getting through (it would if the
+//!   whole range had to succeed in one go). Each such message holds strictly fewer ids than the
+//!   one it came from (a sweep hands on at most one step's ids and moves on), so the chain ends;
+//!   a message whose every id fails is retried by SQS like any other, up to the DLQ.
 //!
 //! Recovering an id must be idempotent and derive everything from stored state: the ledger
 //! credits the entries the stored orders and refunds imply that are missing (entries are keyed
@@ -33,7 +41,7 @@ use crate::queue::Publisher;
 use crate::store::stream_range::{RangeRead, StreamRange, StreamReader};
 use crate::store::{ScanPosition, Table};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -59,28 +67,27 @@ pub enum RecoveryMessage {
     GaveUp(StreamRange),
     /// Recover every id, from `after` on.
     Sweep { after: Option<ScanPosition> },
+    /// Recover these ids (the ones an earlier message failed on).
+    Customers { ids: BTreeSet<String> },
 }
 
-/// The body of a sweep message.
+/// The body of a message this processor (or the operator, or a schedule) writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepBody {
-    pub omnisync_recovery: SweepKind,
-    #[serde(default)]
-    pub after: Option<ScanPosition>,
+#[serde(tag = "omnisync_recovery", rename_all = "snake_case")]
+pub enum RecoveryBody {
+    Sweep {
+        #[serde(default)]
+        after: Option<ScanPosition>,
+    },
+    Customers {
+        ids: BTreeSet<String>,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SweepKind {
-    Sweep,
-}
-
-impl SweepBody {
-    pub fn from(after: Option<ScanPosition>) -> Self {
-        SweepBody {
-            omnisync_recovery: SweepKind::Sweep,
-            after,
-        }
+impl RecoveryBody {
+    /// A sweep from after `position` (`None`: from the start).
+    pub fn sweep(after: Option<ScanPosition>) -> Self {
+        RecoveryBody::Sweep { after }
     }
 }
 
@@ -98,9 +105,12 @@ impl RecoveryMessage {
         let value: Value =
             serde_json::from_str(body).map_err(|e| RecoveryError::Unreadable(e.to_string()))?;
         if value.get("omnisync_recovery").is_some() {
-            let sweep: SweepBody = serde_json::from_value(value)
+            let body: RecoveryBody = serde_json::from_value(value)
                 .map_err(|e| RecoveryError::Unreadable(e.to_string()))?;
-            return Ok(RecoveryMessage::Sweep { after: sweep.after });
+            return Ok(match body {
+                RecoveryBody::Sweep { after } => RecoveryMessage::Sweep { after },
+                RecoveryBody::Customers { ids } => RecoveryMessage::Customers { ids },
+            });
         }
         let info = &value["DDBStreamBatchInfo"];
         let field = |name: &str| {
@@ -178,7 +188,7 @@ impl<R: Recover> RecoveryProcessor<R> {
                 {
                     RangeRead::Customers(ids) => {
                         tracing::info!(shard = %range.shard_id, first = %range.start_sequence, last = %range.end_sequence, ids = ids.len(), outcome = "recovering");
-                        self.recover_all(ids).await
+                        self.recover_or_hand_on(ids).await
                     }
                     RangeRead::Gone => {
                         tracing::warn!(shard = %range.shard_id, first = %range.start_sequence, last = %range.end_sequence, outcome = "sweeping", "the records are no longer in the stream: recovering every customer");
@@ -187,16 +197,62 @@ impl<R: Recover> RecoveryProcessor<R> {
                 }
             }
             RecoveryMessage::Sweep { after } => self.sweep(after, deadline).await,
+            RecoveryMessage::Customers { ids } => self.recover_or_hand_on(ids).await,
         }
     }
 
-    async fn recover_all(&self, ids: BTreeSet<String>) -> Result<(), RecoveryError> {
+    /// Recovers each id; the ones that failed, with their errors.
+    async fn recover_each(&self, ids: BTreeSet<String>) -> Vec<(String, BoxError)> {
         futures::stream::iter(ids)
-            .map(|id| async move { self.recover.recover(&id).await })
+            .map(|id| async move {
+                match self.recover.recover(&id).await {
+                    Ok(()) => None,
+                    Err(error) => Some((id, error)),
+                }
+            })
             .buffer_unordered(PARALLEL)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+            .filter_map(std::future::ready)
+            .collect()
+            .await
+    }
+
+    /// Recovers each id, and hands the ones that failed on as a new message when others were
+    /// recovered (see the module docs). When every id failed, the message fails as a whole and
+    /// SQS brings it back.
+    async fn recover_or_hand_on(&self, ids: BTreeSet<String>) -> Result<(), RecoveryError> {
+        let count = ids.len();
+        let mut failed = self.recover_each(ids).await;
+        if failed.len() == count
+            && let Some((_, error)) = failed.pop()
+        {
+            return Err(RecoveryError::Failed(error));
+        }
+        self.hand_on(failed).await
+    }
+
+    /// Sends the ids that failed (if any) as a customers message.
+    async fn hand_on(&self, failed: Vec<(String, BoxError)>) -> Result<(), RecoveryError> {
+        if failed.is_empty() {
+            return Ok(());
+        }
+        for (id, error) in &failed {
+            tracing::warn!(
+                id,
+                error,
+                outcome = "handed_on",
+                "recovery failed; sent again"
+            );
+        }
+        let ids = failed.into_iter().map(|(id, _)| id).collect();
+        self.send(&RecoveryBody::Customers { ids }).await
+    }
+
+    async fn send(&self, body: &RecoveryBody) -> Result<(), RecoveryError> {
+        let body = serde_json::to_string(body).map_err(|e| RecoveryError::Failed(e.into()))?;
+        self.publisher
+            .send_body(&self.queue_url, &body, &[])
+            .await
+            .map_err(|e| RecoveryError::Failed(e.into()))
     }
 
     /// Recovers the customers of a page, a few at a time, page after page. When the time left
@@ -228,7 +284,9 @@ impl<R: Recover> RecoveryProcessor<R> {
                 let started = Instant::now();
                 let ids: BTreeSet<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
                 recovered += ids.len();
-                self.recover_all(ids).await?;
+                // What failed is handed on as its own message; the sweep goes on.
+                let failed = self.recover_each(ids).await;
+                self.hand_on(failed).await?;
                 slowest = slowest.max(started.elapsed());
                 done = chunk.last().map(|(_, position)| position.clone());
             }
@@ -257,12 +315,7 @@ impl<R: Recover> RecoveryProcessor<R> {
         position: Option<ScanPosition>,
         recovered: usize,
     ) -> Result<(), RecoveryError> {
-        let body = serde_json::to_string(&SweepBody::from(position))
-            .map_err(|e| RecoveryError::Failed(e.into()))?;
-        self.publisher
-            .send_body(&self.queue_url, &body, &[])
-            .await
-            .map_err(|e| RecoveryError::Failed(e.into()))?;
+        self.send(&RecoveryBody::sweep(position)).await?;
         tracing::info!(recovered, outcome = "sweep continues");
         Ok(())
     }
@@ -304,12 +357,26 @@ mod tests {
             pk: "CUSTOMER#c-9".into(),
             sk: "ORDER#o-1".into(),
         };
-        let body = serde_json::to_string(&SweepBody::from(Some(position.clone()))).unwrap();
+        let body = serde_json::to_string(&RecoveryBody::sweep(Some(position.clone()))).unwrap();
         assert_eq!(
             RecoveryMessage::parse(&body).unwrap(),
             RecoveryMessage::Sweep {
                 after: Some(position)
             }
+        );
+    }
+
+    #[test]
+    fn reads_the_customers_it_hands_on() {
+        let ids: BTreeSet<String> = ["c-1".to_owned(), "c-2".to_owned()].into();
+        let body = serde_json::to_string(&RecoveryBody::Customers { ids: ids.clone() }).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({"omnisync_recovery": "customers", "ids": ["c-1", "c-2"]})
+        );
+        assert_eq!(
+            RecoveryMessage::parse(&body).unwrap(),
+            RecoveryMessage::Customers { ids }
         );
     }
 
@@ -339,6 +406,7 @@ mod tests {
             "{}",
             r#"{"DDBStreamBatchInfo": {"shardId": "s"}}"#,
             r#"{"omnisync_recovery": "everything"}"#,
+            r#"{"omnisync_recovery": "customers"}"#,
         ] {
             assert!(
                 matches!(

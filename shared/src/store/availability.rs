@@ -132,13 +132,14 @@ impl Table {
     }
 
     /// One page (at most `limit`) of the ids (customer or guest) whose wishlist item for `sku` is
-    /// added, from the sparse index, and where the next page starts (`None` after the last).
+    /// added, from the sparse index, in index order, each with the position a read resumes from
+    /// after it; and where the next page starts (`None` after the last).
     pub async fn wishers_page(
         &self,
         sku: &str,
         from: Option<&WishersCursor>,
         limit: i32,
-    ) -> Result<(Vec<String>, Option<WishersCursor>), StoreError> {
+    ) -> Result<(Vec<Wisher>, Option<WishersCursor>), StoreError> {
         let index_pk = super::key::wish_index_pk(sku);
         let output = self
             .client
@@ -152,17 +153,35 @@ impl Table {
             .send()
             .await
             .map_err(|e| self.request_error("Query", &index_pk, WISH_INDEX, e.into()))?;
-        let ids = output
+        let wishers = output
             .items
             .unwrap_or_default()
-            .iter()
-            .filter_map(|item| match item.get("gsi1sk") {
-                Some(AttributeValue::S(owner)) => customer_of_pk(owner).map(str::to_owned),
-                _ => None,
+            .into_iter()
+            .filter_map(|item| {
+                let id = match item.get("gsi1sk") {
+                    Some(AttributeValue::S(owner)) => customer_of_pk(owner)?.to_owned(),
+                    _ => return None,
+                };
+                Some(Wisher {
+                    id,
+                    after: WishersCursor::of_item(&item),
+                })
             })
             .collect();
-        Ok((ids, output.last_evaluated_key.map(WishersCursor::of_key)))
+        Ok((
+            wishers,
+            output.last_evaluated_key.map(WishersCursor::of_key),
+        ))
     }
+}
+
+/// One entry of the wishlist index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wisher {
+    /// The customer or guest id whose wishlist item it is.
+    pub id: String,
+    /// Where a read of the index resumes after this entry.
+    pub after: WishersCursor,
 }
 
 /// Where a page of the wishlist index starts: its last key, as DynamoDB returns it.
@@ -175,6 +194,20 @@ impl WishersCursor {
             key.into_iter()
                 .filter_map(|(name, value)| match value {
                     AttributeValue::S(text) => Some((name, text)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The position just after an index item: its index keys and its table keys, the key
+    /// DynamoDB itself would return as `LastEvaluatedKey` had the page ended there.
+    fn of_item(item: &std::collections::HashMap<String, AttributeValue>) -> Self {
+        WishersCursor(
+            ["pk", "sk", "gsi1pk", "gsi1sk"]
+                .into_iter()
+                .filter_map(|name| match item.get(name) {
+                    Some(AttributeValue::S(text)) => Some((name.to_owned(), text.clone())),
                     _ => None,
                 })
                 .collect(),

@@ -73,7 +73,7 @@ mod waiting;
 mod wishlist;
 mod write;
 
-pub use availability::{TimelinePlace, WishersCursor};
+pub use availability::{TimelinePlace, Wisher, WishersCursor};
 pub use loyalty::DebitCommit;
 pub use notifications::{
     Audience, Claim, FIFO_DEDUPLICATION_WINDOW_MS, Member, NOTIFICATION_RETENTION_SECONDS,
