@@ -244,9 +244,10 @@ async fn every_rejection_reason_lands_in_rejected_events_while_the_batch_applies
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sender_map_rejects_channels_the_sender_may_not_claim() {
     let senders = json!({ MOTO_SENDER: ["web", "app"] }).to_string();
-    let Some(mut stack) = stack("cart-senders", &[("ChannelSenders", &senders)]).await else {
+    let Some(mut stack) = stack("cart-senders", &[]).await else {
         return;
     };
+    stack.authorize_senders(&senders);
     stack.start_runner(1).unwrap();
     let events = [
         event(

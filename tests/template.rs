@@ -3,6 +3,7 @@
 
 use crate::support::stack_with_defaults;
 use aws_sdk_sqs::types::QueueAttributeName;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 #[test]
@@ -139,5 +140,156 @@ async fn every_stream_mapping_bisects_bounds_retries_and_age_and_has_an_on_failu
             "{}: on-failure destination",
             source.mapping
         );
+    }
+}
+
+/// The template as CloudFormation gets it (SAM's transform applied), from
+/// `xtask/python/local_cfn.py translate`.
+fn translated_template() -> serde_json::Value {
+    let root = xtask::workspace_root();
+    let output = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("xtask/python/local_cfn.py"))
+        .args(["translate", "--template"])
+        .arg(root.join("infra/template.yaml"))
+        // The transform needs a region for the ARNs it builds.
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("running local_cfn.py translate (run `cargo xtask setup`)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Contract §4: a deployed stack always authorizes channels. Every function gets the same
+/// sender map, naming four role ids, one channel each (moto resolves the template's map).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployed_stack_gives_every_function_a_map_of_one_role_per_channel() {
+    let Some(stack) = stack_with_defaults("tpl-auth").await else {
+        return;
+    };
+    assert_eq!(
+        stack.deployed_channel_senders.len(),
+        stack.manifest.functions.len(),
+        "every function has the map"
+    );
+    let maps: BTreeSet<&String> = stack.deployed_channel_senders.values().collect();
+    assert_eq!(maps.len(), 1, "one map for all: {maps:?}");
+    let map: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(maps.into_iter().next().unwrap()).unwrap();
+    let mut channels: Vec<String> = Vec::new();
+    for (role, claims) in &map {
+        assert!(
+            role.starts_with("AROA") && !role.contains(':'),
+            "a role id, not a session: {role}"
+        );
+        assert_eq!(claims.len(), 1, "{role}: one channel per role");
+        channels.extend(claims.iter().cloned());
+    }
+    channels.sort();
+    assert_eq!(channels, ["app", "call_center", "store", "web"]);
+}
+
+/// Each channel's role is the one its channel is mapped from, every queue refuses access
+/// without TLS, and each ingress queue takes sends only from the roles of the channels that
+/// use it (plus order-sync where it sends waiting events back, and the operators who redrive).
+#[test]
+fn every_queue_needs_tls_and_each_ingress_queue_takes_only_its_channels_roles() {
+    let template = translated_template();
+    let resources = template["Resources"].as_object().unwrap();
+    let roles = [
+        ("web", "WebChannelRole"),
+        ("app", "AppChannelRole"),
+        ("store", "StoreChannelRole"),
+        ("call_center", "CallCenterChannelRole"),
+    ];
+    for (logical_id, resource) in resources {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let map = resource["Properties"]["Environment"]["Variables"]["OMNISYNC_CHANNEL_SENDERS"]
+            ["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{logical_id}: a sender map"));
+        for (channel, role) in roles {
+            assert!(
+                map.contains(&format!(r#""${{{role}.RoleId}}": ["{channel}"]"#)),
+                "{logical_id}: {role} claims {channel}: {map}"
+            );
+        }
+    }
+
+    // Which queues' policies cover which queue, by logical id.
+    let mut statements: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for resource in resources.values() {
+        if resource["Type"] != "AWS::SQS::QueuePolicy" {
+            continue;
+        }
+        for queue in resource["Properties"]["Queues"].as_array().unwrap() {
+            let queue = queue["Ref"].as_str().unwrap().to_owned();
+            statements.entry(queue).or_default().extend(
+                resource["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .cloned(),
+            );
+        }
+    }
+    for (logical_id, resource) in resources {
+        if resource["Type"] != "AWS::SQS::Queue" {
+            continue;
+        }
+        let tls = statements
+            .get(logical_id)
+            .and_then(|s| s.iter().find(|s| s["Sid"] == "DenyInsecureTransport"))
+            .unwrap_or_else(|| panic!("{logical_id}: no TLS statement"));
+        assert_eq!(tls["Effect"], "Deny", "{logical_id}");
+        assert_eq!(tls["Action"], "sqs:*", "{logical_id}");
+        assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    }
+
+    let all = ["web", "app", "store", "call_center"];
+    for (queue, channels, functions) in [
+        ("CartEventsQueue", &all[..], &[][..]),
+        ("WishlistEventsQueue", &all[..], &[]),
+        ("OrderEventsQueue", &all[..], &["OrderSyncFunctionRole"]),
+        ("IdentityEventsQueue", &all[..], &[]),
+        ("RefundEventsQueue", &all[..], &["OrderSyncFunctionRole"]),
+        ("LoyaltyEventsQueue", &all[..], &[]),
+        ("InventoryEventsQueue", &["web", "store"][..], &[]),
+    ] {
+        let only = statements[queue]
+            .iter()
+            .find(|s| s["Sid"] == "OnlyTheseSenders")
+            .unwrap_or_else(|| panic!("{queue}: no senders statement"));
+        assert_eq!(only["Effect"], "Deny");
+        assert_eq!(only["Action"], "sqs:SendMessage");
+        // Fn::Split [",", Fn::Sub [ "<ids>", {Redelivering: …} ]]
+        let ids = only["Condition"]["StringNotLike"]["aws:userid"]["Fn::Split"][1]["Fn::Sub"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{queue}: the senders"));
+        let mut expected: BTreeSet<String> = roles
+            .iter()
+            .filter(|(channel, _)| channels.contains(channel))
+            .map(|(_, role)| format!("${{{role}.RoleId}}:*"))
+            .chain(functions.iter().map(|role| format!("${{{role}.RoleId}}:*")))
+            .collect();
+        expected.insert("${Redelivering}:*".to_owned());
+        let senders: BTreeSet<String> = ids.split(',').map(str::to_owned).collect();
+        assert_eq!(senders, expected, "{queue}");
+
+        // And the channel roles that may send there are the ones whose policy names it.
+        for (channel, role) in roles {
+            let allowed = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]
+                ["Statement"][0]["Resource"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|arn| arn["Fn::GetAtt"][0] == queue);
+            assert_eq!(allowed, channels.contains(&channel), "{role} -> {queue}");
+        }
     }
 }

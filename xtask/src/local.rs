@@ -10,10 +10,14 @@ use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use omnisync::aws::Clients;
+use omnisync::config::CHANNEL_SENDERS_VAR;
 use std::time::{Duration, Instant};
 
 pub struct LocalStack {
     pub manifest: Manifest,
+    /// Function logical id -> the sender map the template gave it (the functions here run
+    /// without one: see `deploy`).
+    pub deployed_channel_senders: std::collections::BTreeMap<String, String>,
     pub sdk: SdkConfig,
     pub prefix: String,
     runner: Option<Runner>,
@@ -62,13 +66,36 @@ impl LocalStack {
             .await??
         };
         let sdk = stack::local_sdk_config(&endpoint).await;
+        let mut manifest = manifest;
+        let mut deployed_channel_senders = std::collections::BTreeMap::new();
+        // moto stamps every message with one fixed SenderId, so the channel roles' ids in the
+        // template's sender map never match here: a local run goes without a map (contract §4
+        // allows it only there), unless a test sets one (`authorize_senders`).
+        for (function, spec) in manifest.functions.iter_mut() {
+            if let Some(map) = spec
+                .environment
+                .insert(CHANNEL_SENDERS_VAR.to_owned(), String::new())
+            {
+                deployed_channel_senders.insert(function.clone(), map);
+            }
+        }
         Ok(LocalStack {
             manifest,
+            deployed_channel_senders,
             sdk,
             prefix: options.prefix.to_owned(),
             runner: None,
             moto,
         })
+    }
+
+    /// Gives every function this sender -> channels map (JSON, as `OMNISYNC_CHANNEL_SENDERS`)
+    /// instead of none; call it before starting a runner.
+    pub fn authorize_senders(&mut self, map: &str) {
+        for spec in self.manifest.functions.values_mut() {
+            spec.environment
+                .insert(CHANNEL_SENDERS_VAR.to_owned(), map.to_owned());
+        }
     }
 
     pub fn endpoint(&self) -> &str {

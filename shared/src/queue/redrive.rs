@@ -6,7 +6,8 @@
 //! redelivery. Who first sent it and when are kept in the attributes the batch layer reads for
 //! messages omnisync delivers again (`omnisync-original-sender`, `omnisync-first-sent`): they
 //! are honoured only from a role listed as redelivering (`RedeliveringRoleIds` in the
-//! template), so run the command under such a role on a stack with a `ChannelSenders` map.
+//! template), so run the command under such a role (the ingress queues' policies let only the
+//! channels, order-sync and those roles send).
 
 use crate::batch::{FIRST_SENT_ATTRIBUTE, ORIGINAL_SENDER_ATTRIBUTE};
 use aws_sdk_sqs::error::DisplayErrorContext;
