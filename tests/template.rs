@@ -1,7 +1,8 @@
 //! The infrastructure template: lint-clean, and the deployed stack (on the local endpoint, with
 //! the template's own defaults) has the settings the delivery guarantees depend on.
 
-use crate::support::stack_with_defaults;
+use crate::support::access::{Access, AccessRecorder};
+use crate::support::{stack, stack_with_defaults};
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -292,4 +293,161 @@ fn every_queue_needs_tls_and_each_ingress_queue_takes_only_its_channels_roles() 
             assert_eq!(allowed, channels.contains(&channel), "{role} -> {queue}");
         }
     }
+}
+
+/// Whether a policy `Resource` (one value of the translated template) is `resource` (as
+/// [`Access`] names it), given the queues' logical ids by name.
+fn names(value: &serde_json::Value, resource: &str, queues: &BTreeMap<String, String>) -> bool {
+    match resource.strip_prefix("index/") {
+        Some(index) => value["Fn::Sub"] == format!("${{StateTable.Arn}}/index/{index}"),
+        None if resource == "table" => {
+            value["Fn::GetAtt"] == serde_json::json!(["StateTable", "Arn"])
+        }
+        None => queues
+            .get(resource)
+            .is_some_and(|queue| value["Fn::GetAtt"] == serde_json::json!([queue, "Arn"])),
+    }
+}
+
+/// Whether an `Allow` statement grants `access`: its actions include the action, its resources
+/// the resource, and its `dynamodb:LeadingKeys` patterns (if any) the partition prefix.
+fn grants(
+    statement: &serde_json::Value,
+    (action, resource, prefix): &Access,
+    queues: &BTreeMap<String, String>,
+) -> bool {
+    let listed = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        match v {
+            serde_json::Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        }
+    };
+    let leading = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+    statement["Effect"] == "Allow"
+        && listed(&statement["Action"])
+            .iter()
+            .any(|a| a == action.as_str())
+        && listed(&statement["Resource"])
+            .iter()
+            .any(|r| names(r, resource, queues))
+        && (leading.is_null()
+            || prefix.as_ref().is_some_and(|prefix| {
+                listed(leading)
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .any(|p| p == prefix || p.strip_suffix('*') == Some(prefix.as_str()))
+            }))
+}
+
+/// Every request each function makes while the story runs through the real functions (every
+/// event type, guests linked, a refund, a restock, the stream consumers, a rejected message per
+/// queue, the failure queues' recoveries and the order sweep) is granted by that function's own
+/// role in the translated template: recorded from the function's clients, not listed by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_request_a_function_makes_is_granted_by_its_own_role() {
+    let Some(stack) = stack("tpl-access", &[]).await else {
+        return;
+    };
+    let mut recorders: BTreeMap<String, AccessRecorder> = BTreeMap::new();
+    let mut runners = Vec::new();
+    for function in stack.manifest.functions.keys() {
+        let recorder = AccessRecorder::new(&stack.prefix);
+        let clients = crate::support::clients_with_both(&stack, recorder.clone());
+        runners.push(stack.extra_runner_for(&clients, 1, &[function]).unwrap());
+        recorders.insert(function.clone(), recorder);
+    }
+    let story: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(xtask::workspace_root().join("events/story/story.json")).unwrap(),
+    )
+    .unwrap();
+    // Newest first, as the demo sends it: status changes and refunds wait for their orders and
+    // are sent back when the orders come.
+    for event in story["events"].as_array().unwrap().iter().rev() {
+        stack
+            .send(
+                event["queue"].as_str().unwrap(),
+                &[event["body"].to_string()],
+            )
+            .await
+            .unwrap();
+    }
+    let queues = stack.ingress_queues();
+    for queue in queues.iter().filter(|q| q.ends_with("-events")) {
+        stack.send(queue, &["not json".to_owned()]).await.unwrap();
+    }
+    let queue_names: Vec<&str> = queues.iter().map(String::as_str).collect();
+    stack
+        .wait_drained(&queue_names, crate::support::DRAIN_LIMIT)
+        .await
+        .unwrap();
+    // The stream consumers' last batches.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    for (function, sample) in [
+        (
+            "LoyaltyLedgerFunction",
+            "loyalty-ledger/sqs-stream-failure.json",
+        ),
+        ("LoyaltyLedgerFunction", "loyalty-ledger/sqs-sweep.json"),
+        ("ViewFanoutFunction", "view-fanout/sqs-stream-failure.json"),
+    ] {
+        let clients = crate::support::clients_with_both(&stack, recorders[function].clone());
+        // The samples come from the `omnisync` stack; these records come from this one's queues.
+        let text = std::fs::read_to_string(xtask::workspace_root().join("events").join(sample))
+            .unwrap()
+            .replace(":omnisync-", &format!(":{}-", stack.prefix));
+        let built =
+            xtask::functions::build(function, &clients, &stack.manifest.functions[function])
+                .unwrap();
+        built
+            .invoke(serde_json::from_str(&text).unwrap())
+            .await
+            .unwrap();
+    }
+    let sweep = serde_json::json!({
+        "version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {}
+    });
+    let function = "OrderSyncFunction";
+    let clients = crate::support::clients_with_both(&stack, recorders[function].clone());
+    xtask::functions::build(function, &clients, &stack.manifest.functions[function])
+        .unwrap()
+        .invoke(sweep)
+        .await
+        .unwrap();
+    drop(runners);
+
+    let template = translated_template();
+    let resources = template["Resources"].as_object().unwrap();
+    let queues: BTreeMap<String, String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SQS::Queue")
+        .filter_map(|(id, r)| {
+            let name = r["Properties"]["QueueName"]["Fn::Sub"].as_str()?;
+            Some((name.strip_prefix("${Prefix}-")?.to_owned(), id.clone()))
+        })
+        .collect();
+    let mut denied = Vec::new();
+    for (function, recorder) in &recorders {
+        let role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{function}: a role"));
+        let statements: Vec<serde_json::Value> = resources[role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+            .collect();
+        let seen = recorder.seen();
+        assert!(!seen.is_empty(), "{function} made no request");
+        for access in &seen {
+            eprintln!("{function}: {access:?}");
+        }
+        for access in seen {
+            if !statements.iter().any(|s| grants(s, &access, &queues)) {
+                denied.push(format!("{function}: {access:?}"));
+            }
+        }
+    }
+    assert!(denied.is_empty(), "not granted:\n{}", denied.join("\n"));
 }

@@ -7,6 +7,7 @@
 //! it starts. Each test deploys the template under its own random prefix, so tests run in
 //! parallel on one endpoint without seeing each other's queues.
 
+pub mod access;
 pub mod faults;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -267,6 +268,24 @@ pub fn bodies(events: &[Value]) -> Vec<String> {
 /// function the template declares as `function`, built with the stack's environment.
 pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> SqsBatchResponse {
     invoke_sample_with(stack, &stack.clients(), function, sample).await
+}
+
+/// Clients whose DynamoDB and SQS requests both pass through `interceptor`.
+pub fn clients_with_both(
+    stack: &LocalStack,
+    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + Clone + 'static,
+) -> omnisync::aws::Clients {
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+        .interceptor(interceptor.clone())
+        .build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&stack.sdk)
+        .interceptor(interceptor)
+        .build();
+    omnisync::aws::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        sqs: aws_sdk_sqs::Client::from_conf(sqs),
+        sdk: stack.sdk.clone(),
+    }
 }
 
 /// Like [`invoke_sample`], with the function built on `clients` (e.g. with an interceptor).
