@@ -728,7 +728,7 @@ async fn a_seeded_mix_under_faults_ends_as_the_contract_says_for_every_customer(
     let Some(mut stack) = crate::support::stack(
         "chaos",
         &[
-            ("QueueVisibilityTimeout", visibility.as_str()),
+            ("LocalVisibilityTimeout", visibility.as_str()),
             ("MaxReceiveCount", "1000"),
             ("StreamMaxRetryAttempts", "2"),
         ],

@@ -608,7 +608,7 @@ async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout
         "notify-3k",
         &[
             ("FunctionTimeout", "10"),
-            ("QueueVisibilityTimeout", "12"),
+            ("LocalVisibilityTimeout", "12"),
             ("MaxReceiveCount", "30"),
         ],
     )

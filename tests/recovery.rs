@@ -184,8 +184,8 @@ async fn a_view_the_fanout_gave_up_on_is_published_when_the_outage_ends() {
         "channel-updates-store",
         "channel-updates-call_center",
     ] {
-        // Until the newest the channel got is at the current version (a publish may be under
-        // way: bumped, not yet sent to every channel).
+        // Until the newest the channel got is the current view (a publish may be under way:
+        // bumped, not yet sent to every channel; compared at one reading of the state).
         let mut views: Vec<ViewChanged> = Vec::new();
         wait_until(
             &format!("{queue} got the current view"),
@@ -194,13 +194,13 @@ async fn a_view_the_fanout_gave_up_on_is_published_when_the_outage_ends() {
                 for body in stack.drain_views(queue).await.unwrap() {
                     views.push(serde_json::from_str(&body).unwrap());
                 }
-                let newest = views
+                let current =
+                    serde_json::to_value(table.current_view("c-dark").await.unwrap()).unwrap();
+                views
                     .iter()
                     .filter(|v| v.customer_id == "c-dark")
-                    .map(|v| v.version)
-                    .max();
-                newest.is_some()
-                    && newest == Some(table.current_view("c-dark").await.unwrap().version)
+                    .max_by_key(|v| v.version)
+                    .is_some_and(|newest| serde_json::to_value(&newest.view).unwrap() == current)
             },
         )
         .await;
@@ -209,12 +209,6 @@ async fn a_view_the_fanout_gave_up_on_is_published_when_the_outage_ends() {
             .filter(|v| v.customer_id == "c-dark")
             .max_by_key(|v| v.version)
             .unwrap();
-        let current = table.current_view("c-dark").await.unwrap();
-        assert_eq!(
-            serde_json::to_value(&newest.view).unwrap(),
-            serde_json::to_value(&current).unwrap(),
-            "{queue} shows what the operator sees"
-        );
         assert_eq!(newest.view.cart.len(), 2, "both lines, {queue}");
     }
 }

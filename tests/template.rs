@@ -451,3 +451,89 @@ async fn every_request_a_function_makes_is_granted_by_its_own_role() {
     }
     assert!(denied.is_empty(), "not granted:\n{}", denied.join("\n"));
 }
+
+/// Issue 10 #3 and #4, on the translated template: every SQS mapping is capped
+/// (`ScalingConfig.MaximumConcurrency`), the stream consumers have reserved concurrency, every
+/// consumed queue's visibility timeout is six times the function timeout whatever timeout is
+/// chosen (there is no parameter to set it lower), and every function logs JSON at the
+/// template's level into its own log group, with no `RUST_LOG` in its environment.
+#[test]
+fn mappings_are_capped_visibility_follows_the_timeout_and_logs_follow_lambdas_conventions() {
+    let template = translated_template();
+    let resources = template["Resources"].as_object().unwrap();
+    let mut consumed = BTreeSet::new();
+    for (logical_id, resource) in resources {
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping" {
+            continue;
+        }
+        let source = &resource["Properties"]["EventSourceArn"]["Fn::GetAtt"][0];
+        if resources[source.as_str().unwrap()]["Type"] == "AWS::SQS::Queue" {
+            consumed.insert(source.as_str().unwrap().to_owned());
+            assert!(
+                !resource["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(),
+                "{logical_id}: MaximumConcurrency"
+            );
+        }
+    }
+    assert!(consumed.len() >= 9, "{consumed:?}");
+    for function in ["LoyaltyLedgerFunction", "ViewFanoutFunction"] {
+        assert_eq!(
+            resources[function]["Properties"]["ReservedConcurrentExecutions"],
+            serde_json::json!({"Ref": "StreamConsumerReservedConcurrency"}),
+            "{function}"
+        );
+    }
+
+    let timeouts = template["Parameters"]["FunctionTimeout"]["AllowedValues"]
+        .as_array()
+        .unwrap();
+    let visibility = template["Mappings"]["VisibilityTimeouts"]
+        .as_object()
+        .unwrap();
+    assert_eq!(timeouts.len(), visibility.len());
+    for timeout in timeouts {
+        let seconds: u64 = timeout.as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            visibility[&seconds.to_string()]["Seconds"].as_u64(),
+            Some(6 * seconds),
+            "visibility for a {seconds} s timeout"
+        );
+    }
+    for queue in &consumed {
+        assert_eq!(
+            resources[queue]["Properties"]["VisibilityTimeout"],
+            serde_json::json!({"Fn::FindInMap": ["VisibilityTimeouts", {"Ref": "FunctionTimeout"}, "Seconds"]}),
+            "{queue}"
+        );
+    }
+    assert!(template["Parameters"]["QueueVisibilityTimeout"].is_null());
+
+    for (logical_id, resource) in resources {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let logging = &resource["Properties"]["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{logical_id}");
+        assert_eq!(
+            logging["ApplicationLogLevel"],
+            serde_json::json!({"Ref": "LogLevel"}),
+            "{logical_id}"
+        );
+        let group = logging["LogGroup"]["Ref"].as_str().unwrap_or_default();
+        assert_eq!(
+            resources[group]["Properties"]["LogGroupName"]["Fn::Sub"],
+            format!(
+                "/aws/lambda/${{Prefix}}-{}",
+                resource["Properties"]["FunctionName"]["Fn::Sub"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("${Prefix}-")
+            ),
+            "{logical_id}: its own log group"
+        );
+        assert!(
+            resource["Properties"]["Environment"]["Variables"]["RUST_LOG"].is_null(),
+            "{logical_id}: RUST_LOG set"
+        );
+    }
+}

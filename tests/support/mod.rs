@@ -25,7 +25,7 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
 /// `None` (the test is skipped, with a message) when no local endpoint is configured.
 pub async fn stack(test: &str, extra: &[(&'static str, &str)]) -> Option<LocalStack> {
     let mut params: Vec<(&str, String)> = vec![
-        ("QueueVisibilityTimeout", "2".into()),
+        ("LocalVisibilityTimeout", "2".into()),
         ("MaxReceiveCount", "5".into()),
     ];
     params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));

@@ -147,6 +147,11 @@ def deploy(args):
         }
         if source_type == "AWS::SQS::Queue" and attribute == "Arn":
             queue_url = physical[source_id]
+            if args.visibility_override is not None:
+                sqs.set_queue_attributes(
+                    QueueUrl=queue_url,
+                    Attributes={"VisibilityTimeout": str(args.visibility_override)},
+                )
             attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
             sources.append(
                 {
@@ -212,6 +217,12 @@ def main():
     p_deploy.add_argument("--endpoint", required=True)
     p_deploy.add_argument("--stack", required=True)
     p_deploy.add_argument("--param", action="append", default=[])
+    p_deploy.add_argument(
+        "--visibility-override",
+        type=int,
+        help="local runs only: set every consumed queue's visibility timeout to this many seconds "
+        "(the template ties it to 6x FunctionTimeout; tests want redeliveries in seconds)",
+    )
     args = parser.parse_args()
     if args.command == "translate":
         json.dump(translate(args.template), sys.stdout, indent=2, sort_keys=True)

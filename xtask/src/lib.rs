@@ -1,12 +1,15 @@
 //! Developer tooling for omnisync: the project-local Python tools, the local AWS stack, and the
 //! local event-source runner that plays Lambda's part against it.
 //!
-//! - [`venv`]: installs moto, aws-sam-translator, cfn-lint and cargo-lambda into `.venv/`.
+//! - [`venv`]: installs the local-stack tools into `.venv/` and the template checks into
+//!   `.venv-checks/`, each from a lock file with hashes.
+//! - [`checks`]: cfn-lint with the serverless rules and checkov, against `infra/waivers.toml`.
 //! - [`moto`]: starts and stops a moto server on a free 127.0.0.1 port.
 //! - [`stack`]: deploys `infra/template.yaml` into that endpoint and reads back what it made.
 //! - [`functions`]: the deployed functions, by the template's logical id.
 //! - [`runner`]: polls each event source mapping's queue like Lambda does and invokes the function.
 
+pub mod checks;
 pub mod functions;
 pub mod local;
 pub mod moto;

@@ -29,8 +29,8 @@ enum Task {
     /// Set up, start a local AWS stack, send the story from events/story through the queues into
     /// the real functions, and print what every customer and every channel sees.
     Demo,
-    /// Set up, then run every check and test: fmt, clippy, cfn-lint, unit, property and
-    /// end-to-end tests against a local AWS endpoint.
+    /// Set up, then run every check and test: fmt, clippy, cfn-lint, the template's policy
+    /// checks, unit, property and end-to-end tests against a local AWS endpoint.
     Test,
     /// Set up, start a local AWS stack with the runner and keep it running; prints the endpoint
     /// and queue URLs (Ctrl-C stops it).
@@ -45,6 +45,9 @@ enum Task {
     Setup,
     /// cfn-lint infra/template.yaml.
     Lint,
+    /// The template's policy checks: cfn-lint with the serverless rules and checkov, failing on
+    /// any finding not waived in infra/waivers.toml (installs them into .venv-checks/).
+    Checks,
     /// cargo lambda build --release for every function; prints the bootstrap sizes.
     Build {
         /// Build for the deploy architecture (arm64) instead of the host.
@@ -70,6 +73,10 @@ fn main() -> Result<()> {
             let _venv = setup()?;
             runtime.block_on(stack(order_wait_seconds))
         }
+        Task::Checks => {
+            let venv = setup()?;
+            checks(&venv)
+        }
         Task::Test => {
             let venv = setup()?;
             test(&venv)
@@ -90,6 +97,12 @@ fn setup() -> Result<Venv> {
     let venv = Venv::at_workspace();
     venv.ensure()?;
     Ok(venv)
+}
+
+fn checks(venv: &Venv) -> Result<()> {
+    let checks = Venv::checks();
+    checks.ensure()?;
+    xtask::checks::run(venv, &checks)
 }
 
 fn lint(venv: &Venv) -> Result<()> {
@@ -116,6 +129,7 @@ fn test(venv: &Venv) -> Result<()> {
         "warnings",
     ]))?;
     lint(venv)?;
+    checks(venv)?;
     let moto = xtask::moto::MotoServer::start(venv)?;
     eprintln!(
         "== cargo test --workspace (local AWS endpoint {})",
@@ -265,13 +279,10 @@ struct StoryEvent {
     deliver_last: bool,
 }
 
-/// The parameters the demo and `stack` deploy with: a short visibility timeout (kept at 6× the
-/// function timeout) so a redelivery shows up in seconds, not minutes.
+/// The parameters the demo and `stack` deploy with: a one-second function timeout, so the
+/// template's visibility timeout (6×) shows a redelivery in seconds, not minutes.
 fn local_params() -> Vec<(&'static str, String)> {
-    vec![
-        ("FunctionTimeout", "1".into()),
-        ("QueueVisibilityTimeout", "6".into()),
-    ]
+    vec![("FunctionTimeout", "1".into())]
 }
 
 /// What the demo shows of a customer (the full customer view comes with the view projection).

@@ -106,8 +106,13 @@ impl Manifest {
     }
 }
 
+/// A pseudo-parameter of local runs only: every consumed queue's visibility timeout, in seconds,
+/// set after the stack is created. The template ties it to 6x `FunctionTimeout` (so a deployed
+/// stack cannot have less); tests want redeliveries within seconds.
+pub const LOCAL_VISIBILITY_TIMEOUT: &str = "LocalVisibilityTimeout";
+
 /// Creates a stack from the template in the endpoint's CloudFormation. `params` are template
-/// parameter overrides, e.g. `("Prefix", "t-1a2b")`.
+/// parameter overrides, e.g. `("Prefix", "t-1a2b")`, and [`LOCAL_VISIBILITY_TIMEOUT`].
 pub fn deploy(
     venv: &Venv,
     endpoint: &str,
@@ -129,7 +134,11 @@ pub fn deploy(
         .arg(root.join("infra/template.yaml"))
         .env("AWS_DEFAULT_REGION", "us-east-1");
     for (key, value) in params {
-        command.arg("--param").arg(format!("{key}={value}"));
+        if *key == LOCAL_VISIBILITY_TIMEOUT {
+            command.arg("--visibility-override").arg(value);
+        } else {
+            command.arg("--param").arg(format!("{key}={value}"));
+        }
     }
     let output = command
         .output()

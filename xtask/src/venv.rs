@@ -1,5 +1,9 @@
-//! The project-local Python environment (`.venv/`, git-ignored) with the pinned local-stack tools
-//! from `xtask/python/requirements.txt`. Needs only a `python3` on the PATH.
+//! The project-local Python environments (git-ignored), each with its pinned tools, installed
+//! from a lock file with hashes: `.venv/` has the local-stack tools
+//! (`xtask/python/requirements.txt`: moto, aws-sam-translator, cfn-lint, cargo-lambda),
+//! `.venv-checks/` the template checks (`xtask/python/checks-requirements.txt`: checkov and
+//! cfn-lint with the serverless rules), kept apart because their pins conflict. Needs only a
+//! `python3` on the PATH.
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -7,12 +11,26 @@ use std::process::Command;
 
 pub struct Venv {
     root: PathBuf,
+    requirements: PathBuf,
+    what: &'static str,
 }
 
 impl Venv {
+    /// The local-stack tools.
     pub fn at_workspace() -> Self {
         Venv {
             root: crate::workspace_root().join(".venv"),
+            requirements: crate::workspace_root().join("xtask/python/requirements.txt"),
+            what: "the local-stack tools: moto, aws-sam-translator, cfn-lint, cargo-lambda",
+        }
+    }
+
+    /// The template checks.
+    pub fn checks() -> Self {
+        Venv {
+            root: crate::workspace_root().join(".venv-checks"),
+            requirements: crate::workspace_root().join("xtask/python/checks-requirements.txt"),
+            what: "the template checks: checkov, cfn-lint with the serverless rules",
         }
     }
 
@@ -26,8 +44,8 @@ impl Venv {
 
     /// Creates the venv and installs the requirements unless the installed set already matches.
     pub fn ensure(&self) -> Result<()> {
-        let requirements = crate::workspace_root().join("xtask/python/requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements)
+        let requirements = &self.requirements;
+        let wanted = std::fs::read_to_string(requirements)
             .with_context(|| format!("reading {}", requirements.display()))?;
         let stamp = self.root.join(".requirements.installed");
         if self.python().exists()
@@ -39,9 +57,7 @@ impl Venv {
             eprintln!("setting up {} (python3 -m venv)", self.root.display());
             run(Command::new("python3").args(["-m", "venv"]).arg(&self.root))?;
         }
-        eprintln!(
-            "installing the local-stack tools: moto, aws-sam-translator, cfn-lint, cargo-lambda"
-        );
+        eprintln!("installing {}", self.what);
         run(Command::new(self.python())
             .args([
                 "-m",
@@ -49,9 +65,11 @@ impl Venv {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--require-hashes",
+                "--no-deps",
                 "-r",
             ])
-            .arg(&requirements))?;
+            .arg(requirements))?;
         std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
         Ok(())
     }

@@ -18,6 +18,10 @@ pub(super) struct Reader {
     function: Arc<dyn JsonFunction>,
     function_name: String,
     filters: Vec<Value>,
+    /// Shard id -> the sequence number of the last record done (delivered or given up on): a
+    /// read that fails resumes after it, as Lambda's mapping keeps its place in the shard,
+    /// instead of starting the shard over.
+    checkpoints: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// One stream record, as Lambda's event JSON, with what the retry policy needs.
@@ -50,6 +54,7 @@ impl Reader {
             function,
             function_name,
             filters,
+            checkpoints: std::sync::Mutex::default(),
         })
     }
 
@@ -86,9 +91,22 @@ impl Reader {
         Ok(())
     }
 
+    fn checkpoint(&self, shard_id: &str) -> Option<String> {
+        self.checkpoints
+            .lock()
+            .ok()
+            .and_then(|c| c.get(shard_id).cloned())
+    }
+
+    fn set_checkpoint(&self, shard_id: &str, sequence: &str) {
+        if let Ok(mut checkpoints) = self.checkpoints.lock() {
+            checkpoints.insert(shard_id.to_owned(), sequence.to_owned());
+        }
+    }
+
     async fn follow(&self, shard_id: &str) -> Result<()> {
-        let mut last_sequence: Option<String> = None;
-        let mut iterator = self.iterator(shard_id, None).await?;
+        let mut last_sequence: Option<String> = self.checkpoint(shard_id);
+        let mut iterator = self.iterator(shard_id, last_sequence.as_deref()).await?;
         while let Some(current) = iterator {
             let output = self
                 .streams
@@ -114,6 +132,9 @@ impl Reader {
                 .collect();
             if !records.is_empty() {
                 self.deliver(shard_id, records).await?;
+            }
+            if let Some(last) = &last_sequence {
+                self.set_checkpoint(shard_id, last);
             }
             if fetched.is_empty() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -267,14 +288,26 @@ impl Reader {
                 "streamArn": self.source.stream_arn,
             },
         });
-        self.sqs
-            .send_message()
-            .queue_url(queue_url)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .context("sending to the on-failure destination")?;
-        Ok(())
+        // Lambda does not drop a record because its destination failed once: the description
+        // is sent until it is accepted, and only then does the shard move on.
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self
+                .sqs
+                .send_message()
+                .queue_url(queue_url)
+                .message_body(body.to_string())
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    tracing::warn!(mapping = %self.source.mapping, error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "sending to the on-failure destination failed; sending again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     fn pending(&self, record: &Record) -> Pending {
