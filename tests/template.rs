@@ -537,3 +537,69 @@ fn mappings_are_capped_visibility_follows_the_timeout_and_logs_follow_lambdas_co
         );
     }
 }
+
+/// Issue 10 #3, on the translated template: every DLQ and stream failure queue has a depth
+/// alarm, `rejected-events` a growth alarm, every function an error and a throttle alarm, each
+/// stream consumer an iterator-age alarm, and every alarm notifies the topic `AlarmTopicArn`
+/// names.
+#[test]
+fn every_dlq_failure_queue_function_and_stream_consumer_has_its_alarm() {
+    let template = translated_template();
+    let resources = template["Resources"].as_object().unwrap();
+    let alarms: Vec<&serde_json::Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|r| &r["Properties"])
+        .collect();
+    let watched = |namespace: &str, metric: &str, dimension: &serde_json::Value| {
+        alarms.iter().any(|a| {
+            a["Namespace"] == namespace
+                && a["MetricName"] == metric
+                && a["Dimensions"][0]["Value"] == *dimension
+        })
+    };
+    for (logical_id, resource) in resources {
+        let queue_name = serde_json::json!({"Fn::GetAtt": [logical_id, "QueueName"]});
+        let function = serde_json::json!({"Ref": logical_id});
+        match resource["Type"].as_str() {
+            Some("AWS::SQS::Queue")
+                if logical_id.ends_with("DeadLetterQueue")
+                    || logical_id.ends_with("FailuresQueue") =>
+            {
+                assert!(
+                    watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", &queue_name),
+                    "{logical_id}: a depth alarm"
+                );
+            }
+            Some("AWS::Lambda::Function") => {
+                for metric in ["Errors", "Throttles"] {
+                    assert!(
+                        watched("AWS/Lambda", metric, &function),
+                        "{logical_id}: a {metric} alarm"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for stream_consumer in ["LoyaltyLedgerFunction", "ViewFanoutFunction"] {
+        assert!(watched(
+            "AWS/Lambda",
+            "IteratorAge",
+            &serde_json::json!({"Ref": stream_consumer})
+        ));
+    }
+    assert!(watched(
+        "AWS/SQS",
+        "NumberOfMessagesSent",
+        &serde_json::json!({"Fn::GetAtt": ["RejectedEventsQueue", "QueueName"]})
+    ));
+    let notify = serde_json::json!({"Fn::If": ["AlarmTopicGiven", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]});
+    for alarm in &alarms {
+        assert_eq!(
+            alarm["AlarmActions"], notify,
+            "{}",
+            alarm["AlarmDescription"]
+        );
+    }
+}

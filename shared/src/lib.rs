@@ -18,6 +18,7 @@ pub mod config;
 pub mod contract;
 pub mod domain;
 pub mod lambda;
+pub mod metrics;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

@@ -138,6 +138,39 @@ enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    fn metric(self) -> crate::metrics::Outcome {
+        use crate::metrics::Outcome as Metric;
+        match self {
+            Outcome::Applied(Applied::Changed) => Metric::Applied,
+            Outcome::Applied(Applied::Unchanged) => Metric::Unchanged,
+            Outcome::Applied(Applied::Waiting) => Metric::Waiting,
+            Outcome::Rejected => Metric::Rejected,
+            Outcome::Failed => Metric::Retried,
+        }
+    }
+}
+
+/// A record admitted for its handler: the typed input, its log fields, how it was delivered.
+type Admitted<'a, I> = (I, LogFields<'a>, Delivery<'a>);
+
+/// How a record ended, with what the batch's metrics count it by.
+struct Counted {
+    outcome: Outcome,
+    event_type: Option<EventType>,
+    reason: Option<ReasonCode>,
+}
+
+impl Counted {
+    fn unread(outcome: Outcome, reason: Option<ReasonCode>) -> Self {
+        Counted {
+            outcome,
+            event_type: None,
+            reason,
+        }
+    }
+}
+
 impl<H: EventHandler> SqsBatchProcessor<H> {
     pub fn new(handler: H, rejected: RejectedEvents, senders: ChannelAuthorization) -> Self {
         SqsBatchProcessor {
@@ -150,26 +183,42 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
     /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
     /// Records not done by the deadline's cutoff are among them.
     pub async fn process(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        let outcomes: Vec<(Option<String>, Outcome)> = futures::stream::iter(event.records)
+        let started = std::time::Instant::now();
+        let retries_before = crate::metrics::contention_retries();
+        let outcomes: Vec<(Option<String>, Counted)> = futures::stream::iter(event.records)
             .map(|record| async move {
-                let outcome = match deadline.run(self.process_record(&record)).await {
-                    Some(outcome) => outcome,
+                let counted = match deadline.run(self.process_record(&record)).await {
+                    Some(counted) => counted,
                     None => {
                         tracing::warn!(
                             message_id = record.message_id.as_deref().unwrap_or_default(),
                             outcome = "retry",
                             "not done before the invocation's deadline"
                         );
-                        Outcome::Failed
+                        Counted::unread(Outcome::Failed, None)
                     }
                 };
-                (record.message_id, outcome)
+                (record.message_id, counted)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
+        let mut metrics = crate::metrics::BatchMetrics::default();
         let mut response = SqsBatchResponse::default();
-        for (message_id, outcome) in outcomes {
+        for (
+            message_id,
+            Counted {
+                outcome,
+                event_type,
+                reason,
+            },
+        ) in outcomes
+        {
+            metrics.record(
+                event_type.map(EventType::as_str),
+                outcome.metric(),
+                reason.map(ReasonCode::as_str),
+            );
             if outcome == Outcome::Failed {
                 let mut failure = BatchItemFailure::default();
                 // Lambda treats an empty identifier as a failure of the whole batch, which is the
@@ -178,20 +227,28 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                 response.batch_item_failures.push(failure);
             }
         }
+        metrics.contention_retries = crate::metrics::contention_retries() - retries_before;
+        metrics.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        metrics.emit();
         response
     }
 
-    async fn process_record(&self, record: &SqsMessage) -> Outcome {
+    async fn process_record(&self, record: &SqsMessage) -> Counted {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
         let (event, fields, delivery) = match self.admit(record, body) {
             Ok(admitted) => admitted,
-            Err(rejection) => {
+            Err((rejection, event_type)) => {
                 tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
-                return self.reject(record, body, &rejection).await;
+                return Counted {
+                    outcome: self.reject(record, body, &rejection).await,
+                    event_type,
+                    reason: Some(rejection.reason),
+                };
             }
         };
-        match self
+        let event_type = Some(fields.event_type);
+        let (outcome, reason) = match self
             .handler
             .apply(&event, &delivery)
             .await
@@ -204,22 +261,30 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                     Applied::Waiting => "waiting",
                 };
                 fields.info(outcome);
-                Outcome::Applied(applied)
+                (Outcome::Applied(applied), None)
             }
             Err(ApplyError::Rejected(rejection)) => {
                 tracing::info!(
                     message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
                     outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail
                 );
-                self.reject(record, body, &rejection).await
+                (
+                    self.reject(record, body, &rejection).await,
+                    Some(rejection.reason),
+                )
             }
             Err(ApplyError::Transient(error)) => {
                 tracing::warn!(
                     message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
                     outcome = "retry", error = %error
                 );
-                Outcome::Failed
+                (Outcome::Failed, None)
             }
+        };
+        Counted {
+            outcome,
+            event_type,
+            reason,
         }
     }
 
@@ -229,7 +294,7 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
         &self,
         record: &'a SqsMessage,
         body: &'a str,
-    ) -> Result<(H::Input, LogFields<'a>, Delivery<'a>), Rejection> {
+    ) -> Result<Admitted<'a, H::Input>, (Rejection, Option<EventType>)> {
         let sent_at_ms = record
             .attributes
             .get("SentTimestamp")
@@ -253,23 +318,25 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             .and_then(|t| t.parse::<i64>().ok())
             .or(sent_at_ms)
             .unwrap_or_else(now_ms);
-        let event = parse_event(body, sent_at_ms)?;
+        let event = parse_event(body, sent_at_ms).map_err(|rejection| (rejection, None))?;
+        let event_type = Some(event.event_type());
         let fields = LogFields {
             message_id: record.message_id.as_deref().unwrap_or_default(),
             event_id: event.event_id().to_owned(),
             event_type: event.event_type(),
             channel: event.channel.as_str(),
         };
-        let input = H::Input::from_event(event)?;
+        let input = H::Input::from_event(event).map_err(|rejection| (rejection, event_type))?;
         if !self.senders.permits(sender, input.channel()) {
-            return Err(Rejection::new(
+            let rejection = Rejection::new(
                 ReasonCode::ChannelNotPermitted,
                 format!(
                     "sender `{}` may not send events for `channel` `{}`",
                     sender.unwrap_or("<none>"),
                     input.channel()
                 ),
-            ));
+            );
+            return Err((rejection, event_type));
         }
         let delivery = Delivery {
             message_id: fields.message_id,

@@ -351,6 +351,7 @@ impl Versioned<'_> {
                 Commit::Done(()) => return Ok(Some(WriteOutcome::Written)),
                 Commit::Conflict => {
                     tracing::debug!(pk = %self.pk, sk = %self.sk, attempt, "lost a write race; retrying");
+                    crate::metrics::contention_retry();
                     tokio::time::sleep(backoff(attempt)).await;
                 }
             }
@@ -435,6 +436,7 @@ where
             Commit::Done(value) => return Ok(value),
             Commit::Conflict => {
                 tracing::debug!(pk, sk, attempt = round, "lost a race; deciding again");
+                crate::metrics::contention_retry();
                 tokio::time::sleep(backoff(round)).await;
             }
         }
