@@ -8,6 +8,7 @@
 
 mod support;
 
+mod binaries;
 mod cart_sync;
 mod chaos;
 mod loyalty;

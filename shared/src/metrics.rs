@@ -56,18 +56,19 @@ impl Outcome {
 /// One batch's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchMetrics {
-    /// (event type or `unreadable`, outcome, reason code or `""`) → records.
+    /// (event type or `unknown`, outcome, reason code or `""`) → records.
     counts: BTreeMap<(String, Outcome, String), u64>,
     pub contention_retries: u64,
     pub duration_ms: u64,
 }
 
 impl BatchMetrics {
-    /// Counts one record: its event type (`None`: the body could not be read as an event), how
-    /// it ended, and for a rejection its reason code.
+    /// Counts one record: its event type (`None`, counted as `unknown`: the body could not be
+    /// read as an event, or the deadline cut the record off before it was), how it ended, and
+    /// for a rejection its reason code.
     pub fn record(&mut self, event_type: Option<&str>, outcome: Outcome, reason: Option<&str>) {
         let key = (
-            event_type.unwrap_or("unreadable").to_owned(),
+            event_type.unwrap_or("unknown").to_owned(),
             outcome,
             reason.unwrap_or_default().to_owned(),
         );
@@ -172,7 +173,7 @@ mod tests {
         );
         assert_eq!(added["_aws"]["Timestamp"], 1_000);
         let rejected = &documents[2];
-        assert_eq!(rejected["EventType"], "unreadable");
+        assert_eq!(rejected["EventType"], "unknown");
         assert_eq!(rejected["Reason"], "malformed_json");
         assert_eq!(
             rejected["_aws"]["CloudWatchMetrics"][0]["Dimensions"],

@@ -8,12 +8,14 @@
 //! - [`stack`]: deploys `infra/template.yaml` into that endpoint and reads back what it made.
 //! - [`functions`]: the deployed functions, by the template's logical id.
 //! - [`runner`]: polls each event source mapping's queue like Lambda does and invokes the function.
+//! - [`runtime_api`]: a local Lambda Runtime API, to run a function's real binary.
 
 pub mod checks;
 pub mod functions;
 pub mod local;
 pub mod moto;
 pub mod runner;
+pub mod runtime_api;
 pub mod stack;
 pub mod venv;
 

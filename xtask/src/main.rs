@@ -39,6 +39,13 @@ enum Task {
         /// OrderWaitSeconds; 14 days by default).
         #[arg(long)]
         order_wait_seconds: Option<u64>,
+        /// Deploy into an endpoint that is already running (LocalStack, a shared moto, a proxy)
+        /// instead of starting a moto server.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The stack name and resource prefix.
+        #[arg(long, default_value = "omnisync")]
+        prefix: String,
     },
     /// Install the local-stack tools into .venv/ (moto, aws-sam-translator, cfn-lint,
     /// cargo-lambda).
@@ -69,9 +76,13 @@ fn main() -> Result<()> {
             let _venv = setup()?;
             runtime.block_on(demo())
         }
-        Task::Stack { order_wait_seconds } => {
+        Task::Stack {
+            order_wait_seconds,
+            endpoint,
+            prefix,
+        } => {
             let _venv = setup()?;
-            runtime.block_on(stack(order_wait_seconds))
+            runtime.block_on(stack(order_wait_seconds, endpoint, &prefix))
         }
         Task::Checks => {
             let venv = setup()?;
@@ -130,6 +141,16 @@ fn test(venv: &Venv) -> Result<()> {
     ]))?;
     lint(venv)?;
     checks(venv)?;
+    // The functions' own binaries, for the end-to-end test that runs them behind a local
+    // Runtime API (tests/binaries.rs); the same profile as the tests, so it shares their build.
+    let functions = function_packages()?;
+    eprintln!("== cargo build --bins ({})", functions.join(", "));
+    let mut build = cargo();
+    build.args(["build", "--bins"]);
+    for package in &functions {
+        build.args(["--package", package]);
+    }
+    run(&mut build)?;
     let moto = xtask::moto::MotoServer::start(venv)?;
     eprintln!(
         "== cargo test --workspace (local AWS endpoint {})",
@@ -139,6 +160,7 @@ fn test(venv: &Venv) -> Result<()> {
         cargo()
             .args(["test", "--workspace"])
             .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("OMNISYNC_BINARIES", workspace_root().join("target/debug"))
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test"),
@@ -185,10 +207,8 @@ fn run_counting_tests(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn build(venv: &Venv, extra: &[String]) -> Result<()> {
-    let path = std::env::join_paths(std::iter::once(venv.bin("")).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))?;
+/// The function crates (`functions/<name>`), by name.
+fn function_packages() -> Result<Vec<String>> {
     let functions_dir = workspace_root().join("functions");
     let mut packages = Vec::new();
     for entry in std::fs::read_dir(&functions_dir)
@@ -200,6 +220,14 @@ fn build(venv: &Venv, extra: &[String]) -> Result<()> {
         }
     }
     packages.sort();
+    Ok(packages)
+}
+
+fn build(venv: &Venv, extra: &[String]) -> Result<()> {
+    let path = std::env::join_paths(std::iter::once(venv.bin("")).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
+    let packages = function_packages()?;
     eprintln!(
         "== cargo lambda build --release {} ({})",
         extra.join(" "),
@@ -226,14 +254,18 @@ fn build(venv: &Venv, extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-async fn stack(order_wait_seconds: Option<u64>) -> Result<()> {
+async fn stack(
+    order_wait_seconds: Option<u64>,
+    endpoint: Option<String>,
+    prefix: &str,
+) -> Result<()> {
     let mut params = local_params();
     if let Some(seconds) = order_wait_seconds {
         params.push(("OrderWaitSeconds", seconds.to_string()));
     }
     let mut stack = LocalStack::deploy(StackOptions {
-        endpoint: None,
-        prefix: "omnisync",
+        endpoint,
+        prefix,
         params,
     })
     .await?;
@@ -250,10 +282,44 @@ async fn stack(order_wait_seconds: Option<u64>) -> Result<()> {
     for (logical_id, name) in &stack.manifest.tables {
         println!("table {logical_id}: {name}");
     }
+    let env_dir = write_env_files(&stack)?;
+    println!(
+        "each function's environment, for `cargo lambda watch --env-file`: {}/<function>.env",
+        env_dir.display()
+    );
     println!("the event-source runner is polling; Ctrl-C stops everything");
     tokio::signal::ctrl_c().await?;
     stack.shutdown();
     Ok(())
+}
+
+/// Writes each function's environment on this stack (the template's, plus the endpoint and
+/// test credentials) as `target/xtask/env/<function>.env`, the `KEY=VALUE` lines
+/// `cargo lambda watch --env-file` reads.
+fn write_env_files(stack: &LocalStack) -> Result<std::path::PathBuf> {
+    let dir = workspace_root().join("target/xtask/env");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for spec in stack.manifest.functions.values() {
+        let name = spec
+            .function_name
+            .strip_prefix(&format!("{}-", stack.prefix))
+            .unwrap_or(&spec.function_name);
+        let mut lines: Vec<String> = spec
+            .environment
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        lines.extend([
+            format!("AWS_ENDPOINT_URL={}", stack.endpoint()),
+            "AWS_REGION=us-east-1".to_owned(),
+            "AWS_ACCESS_KEY_ID=test".to_owned(),
+            "AWS_SECRET_ACCESS_KEY=test".to_owned(),
+        ]);
+        let path = dir.join(format!("{name}.env"));
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(dir)
 }
 
 #[derive(Deserialize)]
