@@ -3,6 +3,7 @@
 //!
 //! - [`venv`]: installs the local-stack tools into `.venv/` and the template checks into
 //!   `.venv-checks/`, each from a lock file with hashes.
+//! - [`deploy`]: deploys a stage to AWS with SAM, and tears it down.
 //! - [`checks`]: cfn-lint with the serverless rules and checkov, against `infra/waivers.toml`.
 //! - [`moto`]: starts and stops a moto server on a free 127.0.0.1 port.
 //! - [`stack`]: deploys `infra/template.yaml` into that endpoint and reads back what it made.
@@ -11,6 +12,7 @@
 //! - [`runtime_api`]: a local Lambda Runtime API, to run a function's real binary.
 
 pub mod checks;
+pub mod deploy;
 pub mod functions;
 pub mod local;
 pub mod moto;

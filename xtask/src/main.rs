@@ -55,6 +55,19 @@ enum Task {
     /// The template's policy checks: cfn-lint with the serverless rules and checkov, failing on
     /// any finding not waived in infra/waivers.toml (installs them into .venv-checks/).
     Checks,
+    /// Build and deploy a stage to AWS (sam build, sam deploy --config-env <stage>), no prompts;
+    /// arguments after `--` go to sam deploy.
+    Deploy {
+        #[arg(long, value_enum)]
+        stage: xtask::deploy::Stage,
+        #[arg(last = true)]
+        sam_args: Vec<String>,
+    },
+    /// Delete a stage's stack (the views bucket emptied first; a dev stage's table too).
+    Teardown {
+        #[arg(long, value_enum)]
+        stage: xtask::deploy::Stage,
+    },
     /// cargo lambda build --release for every function; prints the bootstrap sizes.
     Build {
         /// Build for the deploy architecture (arm64) instead of the host.
@@ -92,6 +105,8 @@ fn main() -> Result<()> {
             let venv = setup()?;
             test(&venv)
         }
+        Task::Deploy { stage, sam_args } => xtask::deploy::deploy(stage, &sam_args),
+        Task::Teardown { stage } => runtime.block_on(xtask::deploy::teardown(stage)),
         Task::Build { arm64 } => {
             let venv = setup()?;
             let extra: Vec<String> = if arm64 {

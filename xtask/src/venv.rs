@@ -2,7 +2,8 @@
 //! from a lock file with hashes: `.venv/` has the local-stack tools
 //! (`xtask/python/requirements.txt`: moto, aws-sam-translator, cfn-lint, cargo-lambda),
 //! `.venv-checks/` the template checks (`xtask/python/checks-requirements.txt`: checkov and
-//! cfn-lint with the serverless rules), kept apart because their pins conflict. Needs only a
+//! cfn-lint with the serverless rules), `.venv-sam/` AWS SAM CLI for deploys
+//! (`xtask/python/sam-requirements.txt`), kept apart because their pins conflict. Needs only a
 //! `python3` on the PATH.
 
 use anyhow::{Context, Result, bail};
@@ -22,6 +23,15 @@ impl Venv {
             root: crate::workspace_root().join(".venv"),
             requirements: crate::workspace_root().join("xtask/python/requirements.txt"),
             what: "the local-stack tools: moto, aws-sam-translator, cfn-lint, cargo-lambda",
+        }
+    }
+
+    /// AWS SAM CLI, for deploys.
+    pub fn sam() -> Self {
+        Venv {
+            root: crate::workspace_root().join(".venv-sam"),
+            requirements: crate::workspace_root().join("xtask/python/sam-requirements.txt"),
+            what: "AWS SAM CLI",
         }
     }
 
