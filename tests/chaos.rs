@@ -723,6 +723,7 @@ const INGRESS: [&str; 7] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_seeded_mix_under_faults_ends_as_the_contract_says_for_every_customer() {
+    crate::support::logs_if_asked();
     let p = Params::from_env();
     let visibility = p.visibility_seconds.to_string();
     let Some(mut stack) = crate::support::stack(

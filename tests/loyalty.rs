@@ -52,7 +52,6 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_balance_is_the_sum_of_the_ledger_after_a_shuffled_duplicated_mix() {
-    omnisync::telemetry::init();
     let Some(mut stack) = stack("loyalty-mix", &[]).await else {
         return;
     };

@@ -270,6 +270,14 @@ pub async fn invoke_sample(stack: &LocalStack, function: &str, sample: &str) -> 
     invoke_sample_with(stack, &stack.clients(), function, sample).await
 }
 
+/// Prints the in-process functions' logs when `RUST_LOG` is set (the level it names), and
+/// nothing otherwise: the subscriber is global to the test process.
+pub fn logs_if_asked() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        omnisync::telemetry::init();
+    }
+}
+
 /// Clients whose DynamoDB and SQS requests both pass through `interceptor`.
 pub fn clients_with_both(
     stack: &LocalStack,
