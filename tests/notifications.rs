@@ -327,15 +327,22 @@ async fn the_sample_trigger_events_do_what_their_names_say() {
 /// A wisher of `JKT-RAIN` in M (c-dan) and the report before the restock, with the runner
 /// stopped: the restock sample is then invoked by hand, with whatever clients a test needs.
 async fn before_the_restock(test: &str) -> Option<xtask::local::LocalStack> {
+    before_the_restock_of(test, &["c-dan"]).await
+}
+
+/// Like [`before_the_restock`], with these wishers of `JKT-RAIN` in M.
+async fn before_the_restock_of(test: &str, wishers: &[&str]) -> Option<xtask::local::LocalStack> {
     let mut stack = stack(test, &[]).await?;
     stack
         .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
         .unwrap();
+    let wishes: Vec<Value> = wishers
+        .iter()
+        .enumerate()
+        .map(|(n, id)| wish(&format!("w-{n}"), id, "JKT-RAIN", Some("M")))
+        .collect();
     stack
-        .send(
-            "wishlist-events",
-            &bodies(&[wish("w-1", "c-dan", "JKT-RAIN", Some("M"))]),
-        )
+        .send("wishlist-events", &bodies(&wishes))
         .await
         .unwrap();
     stack
@@ -435,30 +442,9 @@ async fn a_notifier_that_dies_after_sending_and_before_recording_sends_one_notif
 /// twenty can no longer keep a restock with many wishers from ever being decided.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restock_keeps_the_audience_a_failed_delivery_decided_and_resumes_after_it() {
-    let Some(mut stack) = stack("notify-resume", &[]).await else {
+    let Some(stack) = before_the_restock_of("notify-resume", &["c-a", "c-b", "c-c"]).await else {
         return;
     };
-    stack
-        .start_runner_for(&stack.clients(), 1, &["WishlistSyncFunction"])
-        .unwrap();
-    let wishes: Vec<Value> = ["c-a", "c-b", "c-c"]
-        .iter()
-        .enumerate()
-        .map(|(n, id)| wish(&format!("w-{n}"), id, "JKT-RAIN", Some("M")))
-        .collect();
-    stack
-        .send("wishlist-events", &bodies(&wishes))
-        .await
-        .unwrap();
-    stack
-        .wait_drained(&["wishlist-events"], DRAIN_LIMIT)
-        .await
-        .unwrap();
-    stack.stop_runner();
-    let before =
-        crate::support::invoke_sample(&stack, NOTIFIER, "availability-notifier/sqs-valid.json")
-            .await;
-    assert!(before.batch_item_failures.is_empty());
 
     // Every read of one wisher's partition fails: c-b's on the first delivery, c-a's on the
     // next (the index cursor, which names c-a's item too, goes through).

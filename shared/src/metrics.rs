@@ -6,6 +6,8 @@
 //! (event type, outcome, reason) with the metric `Events`, and one per batch with `Records`,
 //! `ContentionRetries` and `BatchDuration`. CloudWatch turns those log lines into metrics in the
 //! `omnisync` namespace, with no API call on the hot path (why EMF and not `PutMetricData`).
+//! Stream batches count their units of work (a record, or one customer's records) under the
+//! event type `stream`, `applied` or `retried`.
 //!
 //! The lines go to stdout only when the code runs in Lambda (`AWS_LAMBDA_FUNCTION_NAME` set):
 //! the local runner and the tests build the same documents without printing them.

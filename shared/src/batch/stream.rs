@@ -24,8 +24,13 @@ where
     F: FnMut(T) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    use crate::metrics::{BatchMetrics, Outcome};
+    let started = std::time::Instant::now();
+    let retries_before = crate::metrics::contention_retries();
+    let mut metrics = BatchMetrics::default();
     let mut response = DynamoDbEventResponse::default();
-    for (sequence, unit) in units {
+    let mut units = units.into_iter();
+    for (sequence, unit) in units.by_ref() {
         let failed = match deadline.run(apply(unit)).await {
             Some(Ok(())) => None,
             Some(Err(error)) => Some(error.to_string()),
@@ -36,11 +41,23 @@ where
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(sequence);
             response.batch_item_failures.push(failure);
+            metrics.record(Some(STREAM_UNIT), Outcome::Retried, None);
             break;
         }
+        metrics.record(Some(STREAM_UNIT), Outcome::Applied, None);
     }
+    // The units after a failure are delivered again with it.
+    for _ in units {
+        metrics.record(Some(STREAM_UNIT), Outcome::Retried, None);
+    }
+    metrics.contention_retries = crate::metrics::contention_retries() - retries_before;
+    metrics.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    metrics.emit();
     response
 }
+
+/// The `EventType` a stream batch's units are counted under in the metrics.
+pub const STREAM_UNIT: &str = "stream";
 
 #[cfg(test)]
 mod tests {
