@@ -300,7 +300,7 @@ async fn a_write_whose_response_was_lost_is_redelivered_and_applied_once() {
     let Some(mut stack) = stack("cart-lost", &[]).await else {
         return;
     };
-    let fault = LoseWriteResponses::new("FLAKY-SKU", 1);
+    let fault = LoseWriteResponses::on("UpdateItem", "FLAKY-SKU", 1);
     stack
         .start_runner_with(&clients_with(&stack, fault.clone()), 1)
         .unwrap();
@@ -386,14 +386,14 @@ async fn two_runners_on_one_customer_lose_no_update() {
     );
     let requests = counter.snapshot();
     eprintln!("DynamoDB requests under contention for 50 events: {requests:?}");
-    assert!(
-        counter.get("PutItem") >= 50,
-        "every event needed at least its own write"
-    );
+    // Adds never contend: each is an attribute of its own, written on condition that it is
+    // absent, so no write failed its condition and none needed a read or a retry.
+    assert_eq!(counter.get("GetItem"), 0, "{requests:?}");
+    assert!(counter.get("UpdateItem") <= 50, "{requests:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
+async fn an_applied_cart_event_costs_one_conditional_write_and_no_read() {
     let Some(mut stack) = stack("cart-cost", &[]).await else {
         return;
     };
@@ -405,7 +405,7 @@ async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
             &["CartSyncFunction"],
         )
         .unwrap();
-    // Distinct customers, so no two writes contend.
+    // Distinct customers, so no two events share an item.
     let events: Vec<Value> = (0..20)
         .map(|i| {
             let (event_type, payload) = match i % 4 {
@@ -429,13 +429,12 @@ async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
         .wait_drained(&["cart-events"], DRAIN_LIMIT)
         .await
         .unwrap();
-    let after_first = counter.snapshot();
     assert_eq!(
-        after_first,
-        BTreeMap::from([("GetItem".to_owned(), 20), ("PutItem".to_owned(), 20)])
+        counter.snapshot(),
+        BTreeMap::from([("UpdateItem".to_owned(), 20)])
     );
 
-    // Redeliveries read once and write nothing.
+    // A redelivery is one write whose condition fails: no read, nothing written.
     stack.send("cart-events", &bodies(&events)).await.unwrap();
     stack
         .wait_drained(&["cart-events"], DRAIN_LIMIT)
@@ -443,8 +442,143 @@ async fn an_applied_cart_event_costs_one_read_and_one_conditional_write() {
         .unwrap();
     assert_eq!(
         counter.snapshot(),
-        BTreeMap::from([("GetItem".to_owned(), 40), ("PutItem".to_owned(), 20)])
+        BTreeMap::from([("UpdateItem".to_owned(), 40)])
     );
+    assert_eq!(
+        stored_cart(&stack, "c-0").await,
+        vec![json!({"sku": "A", "quantity": 1})]
+    );
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![json!({"sku": "A", "quantity": 3})]
+    );
+}
+
+/// The events of one batch that touch one line cost one write together; a batch's rejections
+/// go out in one `SendMessageBatch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_s_events_on_one_line_cost_one_write_and_its_rejections_one_send() {
+    let Some(stack) = stack("cart-coalesce", &[]).await else {
+        return;
+    };
+    let (dynamodb, sqs) = (RequestCounter::default(), RequestCounter::default());
+    let clients = omnisync::aws::Clients {
+        dynamodb: clients_with(&stack, dynamodb.clone()).dynamodb,
+        sqs: crate::support::clients_with_sqs(&stack, sqs.clone()).sqs,
+        sdk: stack.sdk.clone(),
+    };
+    let add = |id: &str, at: i64, sku: &str, quantity: u32| {
+        event(
+            id,
+            at,
+            "c-1",
+            "app",
+            "cart.item_added",
+            json!({"sku": sku, "quantity": quantity}),
+        )
+    };
+    let invoke = |bodies: Vec<String>| {
+        let clients = clients.clone();
+        let stack = &stack;
+        async move {
+            crate::support::invoke_batch_with(
+                stack,
+                &clients,
+                "CartSyncFunction",
+                "cart-events",
+                &bodies,
+            )
+            .await
+        }
+    };
+
+    // Ten events on ten lines: ten writes (1.0 an event).
+    let ten_lines: Vec<Value> = (0..10)
+        .map(|i| add(&format!("ten-{i}"), 1_000 + i, &format!("L{i}"), 1))
+        .collect();
+    assert!(
+        invoke(bodies(&ten_lines))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(
+        dynamodb.snapshot(),
+        BTreeMap::from([("UpdateItem".to_owned(), 10)])
+    );
+
+    // Ten events on three lines, a set and a remove among them: three writes (0.3 an event).
+    let before = dynamodb.snapshot();
+    let mut three_lines: Vec<Value> = (0..8)
+        .map(|i| {
+            let sku = ["A", "B", "C"][i as usize % 3];
+            add(&format!("three-{i}"), 2_000 + i, sku, 2)
+        })
+        .collect();
+    three_lines.push(event(
+        "set-a",
+        2_100,
+        "c-1",
+        "web",
+        "cart.item_quantity_set",
+        json!({"sku": "A", "quantity": 5}),
+    ));
+    three_lines.push(event(
+        "remove-b",
+        1_900,
+        "c-1",
+        "store",
+        "cart.item_removed",
+        json!({"sku": "B"}),
+    ));
+    assert!(
+        invoke(bodies(&three_lines))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(
+        dynamodb.since(&before),
+        BTreeMap::from([("UpdateItem".to_owned(), 3)])
+    );
+    let everything: Vec<Value> = ten_lines.iter().chain(&three_lines).cloned().collect();
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        reference_cart(&everything, "c-1")
+    );
+
+    // The same batch again: each line's write fails its condition, the line (returned with the
+    // failure, or read once) holds every op, and nothing more is written.
+    let before = dynamodb.snapshot();
+    assert!(
+        invoke(bodies(&three_lines))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let again = dynamodb.since(&before);
+    eprintln!("a redelivered batch on three lines: {again:?}");
+    assert_eq!(again.get("UpdateItem"), Some(&3), "{again:?}");
+    assert!(again.get("GetItem").copied().unwrap_or(0) <= 3, "{again:?}");
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        reference_cart(&everything, "c-1")
+    );
+
+    // Three bad bodies among seven good ones: one send for the three rejections.
+    let before = sqs.snapshot();
+    let mut mixed = bodies(
+        &(0..7)
+            .map(|i| add(&format!("mixed-{i}"), 3_000 + i, "A", 1))
+            .collect::<Vec<_>>(),
+    );
+    mixed.extend(["not json", "{}", r#"{"event_id":"x"}"#].map(str::to_owned));
+    assert!(invoke(mixed).await.batch_item_failures.is_empty());
+    assert_eq!(
+        sqs.since(&before),
+        BTreeMap::from([("SendMessageBatch".to_owned(), 1)])
+    );
+    assert_eq!(rejected(&stack).await.len(), 3);
 }
 
 /// The samples in events/cart-sync are what `sam local invoke -e` or `cargo lambda invoke
@@ -509,17 +643,25 @@ async fn a_line_at_its_bound_of_adds_is_compacted_and_still_folds_as_the_contrac
             )
         })
         .collect();
-    let ops: Vec<Value> = seeded
-        .iter()
-        .map(|e| {
-            let at = chrono::DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap())
-                .unwrap()
-                .timestamp_millis();
-            json!({"t": at, "e": e["event_id"], "d": e["payload"]["quantity"]})
-        })
-        .collect();
-    let item = json!({"pk": "CUSTOMER#c-1", "sk": "CART#LINE#A", "rev": 1, "ops": ops});
-    crate::support::put_items(&stack, vec![serde_dynamo::to_item(item).unwrap()]).await;
+    // The line as cart-sync stores it: one attribute per add (see `omnisync::store::items`).
+    let mut item = serde_json::Map::new();
+    item.insert("pk".into(), json!("CUSTOMER#c-1"));
+    item.insert("sk".into(), json!("CART#LINE#A"));
+    for e in &seeded {
+        let at = chrono::DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        let key = omnisync::contract::EventKey::new(at, e["event_id"].as_str().unwrap());
+        item.insert(
+            omnisync::store::items::delta_attribute(&key),
+            e["payload"]["quantity"].clone(),
+        );
+    }
+    crate::support::put_items(
+        &stack,
+        vec![serde_dynamo::to_item(Value::Object(item)).unwrap()],
+    )
+    .await;
     stack.start_runner(1).unwrap();
 
     let add = |i: i64, quantity: u32| {
@@ -558,14 +700,12 @@ async fn a_line_at_its_bound_of_adds_is_compacted_and_still_folds_as_the_contrac
         .send()
         .await
         .unwrap();
-    let line: Option<omnisync::store::items::StoredLine> = stored
-        .item
-        .map(|item| serde_dynamo::from_item(item).unwrap());
-    let line = line.unwrap();
+    let (line, attributes) =
+        omnisync::store::items::line(&stored.item.unwrap_or_default()).unwrap();
     assert!(
-        line.reset.is_some() && line.ops.len() <= SEEDED,
-        "compacted: a reset and {} adds",
-        line.ops.len()
+        line.reset.is_some() && attributes.len() <= SEEDED,
+        "compacted: a reset and {} delta attributes",
+        attributes.len()
     );
     let everything: Vec<Value> = seeded.iter().chain(&sent[..30]).cloned().collect();
     assert_eq!(
@@ -596,7 +736,7 @@ async fn a_write_dynamodb_refuses_as_invalid_is_rejected_not_retried() {
         return;
     };
     let refusal =
-        crate::support::faults::AnswerWithError::item_too_large("PutItem", "CART#LINE#HUGE");
+        crate::support::faults::AnswerWithError::item_too_large("UpdateItem", "CART#LINE#HUGE");
     stack
         .start_runner_with(&clients_with(&stack, refusal.clone()), 1)
         .unwrap();

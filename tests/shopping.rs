@@ -600,7 +600,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_added",
                 json!({"sku": "A", "preferred_size": "M"}),
             ),
-            counts(&[("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("UpdateItem", 1)]),
         ),
         (
             "wishlist-events",
@@ -612,7 +612,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_removed",
                 json!({"sku": "A"}),
             ),
-            counts(&[("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("UpdateItem", 1)]),
         ),
         (
             "order-events",

@@ -390,22 +390,17 @@ async fn a_view_larger_than_an_sqs_message_is_offloaded_and_reaches_every_channe
     // cart-sync stores them, 25 per request, so that the test does not wait for 7,500 events.
     let skus: Vec<String> = (0..7_500).map(|i| long_sku(120, i, 0)).collect();
     let lines = skus.iter().enumerate().map(|(n, sku)| {
-        let op = AttributeValue::M(
-            [
-                ("t".to_owned(), AttributeValue::N("1000".into())),
-                ("e".to_owned(), AttributeValue::S(format!("add-{sku}-{n}"))),
-                ("d".to_owned(), AttributeValue::N("1".into())),
-            ]
-            .into(),
-        );
+        let add = omnisync::contract::EventKey::new(1_000, format!("add-{sku}-{n}"));
         [
             ("pk".to_owned(), AttributeValue::S("CUSTOMER#c-huge".into())),
             (
                 "sk".to_owned(),
                 AttributeValue::S(format!("CART#LINE#{sku}")),
             ),
-            ("rev".to_owned(), AttributeValue::N("1".into())),
-            ("ops".to_owned(), AttributeValue::L(vec![op])),
+            (
+                omnisync::store::items::delta_attribute(&add),
+                AttributeValue::N("1".into()),
+            ),
         ]
         .into()
     });

@@ -106,11 +106,6 @@ impl Storable for Matched {
 }
 
 impl LoseWriteResponses {
-    /// Affects `PutItem` requests whose body contains `marker`.
-    pub fn new(marker: &str, times: usize) -> Self {
-        Self::on("PutItem", marker, times)
-    }
-
     /// Affects `operation` requests whose body contains `marker`.
     pub fn on(operation: &'static str, marker: &str, times: usize) -> Self {
         LoseWriteResponses {

@@ -316,6 +316,36 @@ pub async fn invoke_sample_with(
     serde_json::from_value(response).expect("an SQS batch response")
 }
 
+/// Invokes an SQS-triggered function built on `clients` with one batch of `bodies` from
+/// `queue`, as Lambda would hand it over: the batch's response.
+pub async fn invoke_batch_with(
+    stack: &LocalStack,
+    clients: &omnisync::aws::Clients,
+    function: &str,
+    queue: &str,
+    bodies: &[String],
+) -> SqsBatchResponse {
+    let spec = &stack.manifest.functions[function];
+    let built = xtask::functions::build(function, clients, spec).expect("building the function");
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            serde_json::json!({
+                "messageId": format!("m-{i}"), "body": body, "eventSource": "aws:sqs",
+                "attributes": {"SentTimestamp": omnisync::clock::now_ms().to_string()},
+                "messageAttributes": {},
+                "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{}-{queue}", stack.prefix),
+            })
+        })
+        .collect();
+    let response = built
+        .invoke(serde_json::json!({ "Records": records }))
+        .await
+        .expect("the invocation");
+    serde_json::from_value(response).expect("an SQS batch response")
+}
+
 /// Like [`invoke_sample`] for any trigger: the sample's JSON in, the function's JSON out.
 pub async fn invoke_sample_json(stack: &LocalStack, function: &str, sample: &str) -> Value {
     let spec = &stack.manifest.functions[function];

@@ -28,8 +28,8 @@ use futures::StreamExt;
 use std::error::Error as StdError;
 use std::future::Future;
 
-/// How many records of one batch are in flight at once.
-const CONCURRENCY: usize = 10;
+/// How many records (or coalesced writes) of one batch are in flight at once.
+pub const CONCURRENCY: usize = 10;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -121,6 +121,32 @@ pub trait EventHandler: Send + Sync {
         event: &Self::Input,
         delivery: &Delivery<'_>,
     ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+
+    /// Applies the admitted events of one batch, in the order they came: one result per event,
+    /// `None` for an event not done by the deadline's cutoff. The default applies each event on
+    /// its own, [`CONCURRENCY`] at a time. A handler whose events can touch one item overrides
+    /// it to fold them into one write ([`super::coalesce::by_item`]).
+    fn apply_batch<'a>(
+        &'a self,
+        events: &'a [Admitted<'a, Self::Input>],
+        deadline: Deadline,
+    ) -> impl Future<Output = Vec<Option<Result<Applied, ApplyError>>>> + Send + 'a {
+        futures::stream::iter(events)
+            .map(move |admitted| async move {
+                deadline
+                    .run(self.apply(&admitted.event, &admitted.delivery))
+                    .await
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+    }
+}
+
+/// One event of a batch admitted for its handler: the typed input and how it was delivered.
+#[derive(Debug)]
+pub struct Admitted<'a, I> {
+    pub event: I,
+    pub delivery: Delivery<'a>,
 }
 
 /// Validates, authorizes, applies and routes every record of an SQS batch.
@@ -151,8 +177,8 @@ impl Outcome {
     }
 }
 
-/// A record admitted for its handler: the typed input, its log fields, how it was delivered.
-type Admitted<'a, I> = (I, LogFields<'a>, Delivery<'a>);
+/// A record admitted for its handler, with the fields its log lines carry.
+type AdmittedRecord<'a, I> = (Admitted<'a, I>, LogFields<'a>);
 
 /// How a record ended, with what the batch's metrics count it by.
 struct Counted {
@@ -182,38 +208,105 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
 
     /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
     /// Records not done by the deadline's cutoff are among them.
+    ///
+    /// Every record is admitted (or refused) first; the refused go to `rejected-events` in
+    /// batches while the handler applies the admitted ones, and the handler's own rejections
+    /// follow in one more round of batches.
     pub async fn process(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
         let started = std::time::Instant::now();
         let retries_before = crate::metrics::contention_retries();
-        let outcomes: Vec<(Option<String>, Counted)> = futures::stream::iter(event.records)
-            .map(|record| async move {
-                let counted = match deadline.run(self.process_record(&record)).await {
-                    Some(counted) => counted,
-                    None => {
-                        tracing::warn!(
-                            message_id = record.message_id.as_deref().unwrap_or_default(),
-                            outcome = "retry",
-                            "not done before the invocation's deadline"
-                        );
-                        Counted::unread(Outcome::Failed, None)
-                    }
-                };
-                (record.message_id, counted)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
+        let records = event.records;
+        let mut counted: Vec<Option<Counted>> = records.iter().map(|_| None).collect();
+        let mut admitted = Vec::new();
+        let mut admitted_fields = Vec::new();
+        let mut refused = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            let body = record.body.as_deref().unwrap_or_default();
+            match self.admit(record, body) {
+                Ok((event, fields)) => {
+                    admitted.push(event);
+                    admitted_fields.push((i, fields));
+                }
+                Err((rejection, event_type)) => {
+                    let message_id = record.message_id.as_deref().unwrap_or_default();
+                    tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
+                    refused.push((i, rejection, event_type));
+                }
+            }
+        }
+        let (applied, refused_sent) = futures::join!(
+            self.handler.apply_batch(&admitted, deadline),
+            self.reject_all(&records, &refused, deadline),
+        );
+        for ((i, rejection, event_type), outcome) in refused.iter().zip(refused_sent) {
+            counted[*i] = Some(Counted {
+                outcome,
+                event_type: *event_type,
+                reason: Some(rejection.reason),
+            });
+        }
+        let mut rejected_by_handler = Vec::new();
+        for ((i, fields), result) in admitted_fields.iter().zip(applied) {
+            let event_type = Some(fields.event_type);
+            let outcome = match result.map(|r| r.map_err(ApplyError::classified)) {
+                Some(Ok(applied)) => {
+                    fields.info(match applied {
+                        Applied::Changed => "applied",
+                        Applied::Unchanged => "unchanged",
+                        Applied::Waiting => "waiting",
+                    });
+                    Outcome::Applied(applied)
+                }
+                Some(Err(ApplyError::Rejected(rejection))) => {
+                    tracing::info!(
+                        message_id = fields.message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
+                        outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail
+                    );
+                    rejected_by_handler.push((*i, rejection, event_type));
+                    continue;
+                }
+                Some(Err(ApplyError::Transient(error))) => {
+                    tracing::warn!(
+                        message_id = fields.message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
+                        outcome = "retry", error = %error
+                    );
+                    Outcome::Failed
+                }
+                None => {
+                    tracing::warn!(
+                        message_id = fields.message_id,
+                        outcome = "retry",
+                        "not done before the invocation's deadline"
+                    );
+                    Outcome::Failed
+                }
+            };
+            counted[*i] = Some(Counted {
+                outcome,
+                event_type,
+                reason: None,
+            });
+        }
+        let sent = self
+            .reject_all(&records, &rejected_by_handler, deadline)
             .await;
+        for ((i, rejection, event_type), outcome) in rejected_by_handler.iter().zip(sent) {
+            counted[*i] = Some(Counted {
+                outcome,
+                event_type: *event_type,
+                reason: Some(rejection.reason),
+            });
+        }
+
         let mut metrics = crate::metrics::BatchMetrics::default();
         let mut response = SqsBatchResponse::default();
-        for (
-            message_id,
-            Counted {
+        for (record, counted) in records.iter().zip(counted) {
+            // Every record was counted above; one that was not is delivered again.
+            let Counted {
                 outcome,
                 event_type,
                 reason,
-            },
-        ) in outcomes
-        {
+            } = counted.unwrap_or(Counted::unread(Outcome::Failed, None));
             metrics.record(
                 event_type.map(EventType::as_str),
                 outcome.metric(),
@@ -223,7 +316,7 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                 let mut failure = BatchItemFailure::default();
                 // Lambda treats an empty identifier as a failure of the whole batch, which is the
                 // safe reading for a record we could not even identify.
-                failure.item_identifier = message_id.unwrap_or_default();
+                failure.item_identifier = record.message_id.clone().unwrap_or_default();
                 response.batch_item_failures.push(failure);
             }
         }
@@ -233,68 +326,13 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
         response
     }
 
-    async fn process_record(&self, record: &SqsMessage) -> Counted {
-        let message_id = record.message_id.as_deref().unwrap_or_default();
-        let body = record.body.as_deref().unwrap_or_default();
-        let (event, fields, delivery) = match self.admit(record, body) {
-            Ok(admitted) => admitted,
-            Err((rejection, event_type)) => {
-                tracing::info!(message_id, outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail);
-                return Counted {
-                    outcome: self.reject(record, body, &rejection).await,
-                    event_type,
-                    reason: Some(rejection.reason),
-                };
-            }
-        };
-        let event_type = Some(fields.event_type);
-        let (outcome, reason) = match self
-            .handler
-            .apply(&event, &delivery)
-            .await
-            .map_err(ApplyError::classified)
-        {
-            Ok(applied) => {
-                let outcome = match applied {
-                    Applied::Changed => "applied",
-                    Applied::Unchanged => "unchanged",
-                    Applied::Waiting => "waiting",
-                };
-                fields.info(outcome);
-                (Outcome::Applied(applied), None)
-            }
-            Err(ApplyError::Rejected(rejection)) => {
-                tracing::info!(
-                    message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
-                    outcome = "rejected", reason_code = %rejection.reason, detail = %rejection.detail
-                );
-                (
-                    self.reject(record, body, &rejection).await,
-                    Some(rejection.reason),
-                )
-            }
-            Err(ApplyError::Transient(error)) => {
-                tracing::warn!(
-                    message_id, event_id = fields.event_id, event_type = fields.event_type.as_str(), channel = fields.channel,
-                    outcome = "retry", error = %error
-                );
-                (Outcome::Failed, None)
-            }
-        };
-        Counted {
-            outcome,
-            event_type,
-            reason,
-        }
-    }
-
     /// Everything that decides, before any state is touched, whether a record is an event this
     /// function may apply.
     fn admit<'a>(
         &self,
         record: &'a SqsMessage,
         body: &'a str,
-    ) -> Result<Admitted<'a, H::Input>, (Rejection, Option<EventType>)> {
+    ) -> Result<AdmittedRecord<'a, H::Input>, (Rejection, Option<EventType>)> {
         let sent_at_ms = record
             .attributes
             .get("SentTimestamp")
@@ -326,14 +364,14 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             event_type: event.event_type(),
             channel: event.channel.as_str(),
         };
-        let input = H::Input::from_event(event).map_err(|rejection| (rejection, event_type))?;
-        if !self.senders.permits(sender, input.channel()) {
+        let event = H::Input::from_event(event).map_err(|rejection| (rejection, event_type))?;
+        if !self.senders.permits(sender, event.channel()) {
             let rejection = Rejection::new(
                 ReasonCode::ChannelNotPermitted,
                 format!(
                     "sender `{}` may not send events for `channel` `{}`",
                     sender.unwrap_or("<none>"),
-                    input.channel()
+                    event.channel()
                 ),
             );
             return Err((rejection, event_type));
@@ -344,24 +382,58 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             sender_id: sender,
             first_sent_ms,
         };
-        Ok((input, fields, delivery))
+        Ok((Admitted { event, delivery }, fields))
     }
 
-    async fn reject(&self, record: &SqsMessage, body: &str, rejection: &Rejection) -> Outcome {
-        let message_id = record.message_id.as_deref().unwrap_or_default();
-        let source_queue = record
-            .event_source_arn
-            .as_deref()
-            .and_then(|arn| arn.rsplit(':').next())
-            .unwrap_or_default();
-        let rejected = RejectedEvent::new(rejection, source_queue, message_id, body);
-        match self.rejected.send(&rejected).await {
-            Ok(()) => Outcome::Rejected,
-            Err(error) => {
-                tracing::warn!(message_id, outcome = "retry", error = %error, "could not record a rejection");
-                Outcome::Failed
-            }
+    /// Sends the rejections of `refused` (record index, reason) to `rejected-events` in batches,
+    /// by the deadline's cutoff: per rejection, [`Outcome::Rejected`] once it is on the queue,
+    /// else [`Outcome::Failed`] (the record is delivered again and refused again).
+    async fn reject_all(
+        &self,
+        records: &[SqsMessage],
+        refused: &[(usize, Rejection, Option<EventType>)],
+        deadline: Deadline,
+    ) -> Vec<Outcome> {
+        if refused.is_empty() {
+            return Vec::new();
         }
+        let rejected: Vec<RejectedEvent> = refused
+            .iter()
+            .map(|(i, rejection, _)| {
+                let record = &records[*i];
+                let source_queue = record
+                    .event_source_arn
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit(':').next())
+                    .unwrap_or_default();
+                RejectedEvent::new(
+                    rejection,
+                    source_queue,
+                    record.message_id.as_deref().unwrap_or_default(),
+                    record.body.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let sent = deadline
+            .run(self.rejected.send_all(&rejected))
+            .await
+            .unwrap_or_else(|| vec![false; rejected.len()]);
+        rejected
+            .iter()
+            .zip(sent)
+            .map(|(rejected, sent)| {
+                if sent {
+                    Outcome::Rejected
+                } else {
+                    tracing::warn!(
+                        message_id = rejected.message_id,
+                        outcome = "retry",
+                        "could not record a rejection"
+                    );
+                    Outcome::Failed
+                }
+            })
+            .collect()
     }
 }
 

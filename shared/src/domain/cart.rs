@@ -118,6 +118,50 @@ impl LineState {
         changed
     }
 
+    /// The part of `self` that `stored` lacks: the ops of `self` that merging it into `stored`
+    /// would add (a reset later than `stored`'s, and the deltas after both resets that `stored`
+    /// does not hold). `stored.merge(self)` and `stored.merge(&self.missing_from(stored))` end
+    /// in the same state, and the result is empty exactly when the merge would change nothing:
+    /// it is what one write must add to a stored line, and nothing more.
+    pub fn missing_from(&self, stored: &LineState) -> LineState {
+        let reset = self
+            .reset
+            .as_ref()
+            .filter(|reset| {
+                stored
+                    .reset
+                    .as_ref()
+                    .is_none_or(|known| known.key < reset.key)
+            })
+            .cloned();
+        let floor = match (&reset, &stored.reset) {
+            (Some(new), _) => Some(&new.key),
+            (None, known) => known.as_ref().map(|r| &r.key),
+        };
+        let deltas = self
+            .deltas
+            .iter()
+            .filter(|(key, _)| floor.is_none_or(|floor| *key > floor))
+            .filter(|(key, _)| !stored.deltas.contains_key(*key))
+            .map(|(key, delta)| (key.clone(), *delta))
+            .collect();
+        LineState { reset, deltas }
+    }
+
+    /// Whether the op of `key` is one of this state's (its reset, or one of its deltas).
+    pub fn holds(&self, key: &EventKey) -> bool {
+        self.reset.as_ref().is_some_and(|reset| reset.key == *key) || self.deltas.contains_key(key)
+    }
+
+    /// The oldest key of the state: the reset's when there is one (every delta is after it),
+    /// else the first delta's.
+    pub fn first_key(&self) -> Option<&EventKey> {
+        self.reset
+            .as_ref()
+            .map(|reset| &reset.key)
+            .or_else(|| self.deltas.keys().next())
+    }
+
     /// The line's quantity.
     pub fn quantity(&self) -> u32 {
         self.quantity_after(None)

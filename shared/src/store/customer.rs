@@ -4,7 +4,7 @@
 //! The customer's own partition is read first; the partitions of the guest ids it lists are read
 //! only when the id is not itself a linked guest (whose cart and wishlist are empty).
 
-use super::items::{StoredClear, StoredLine, StoredLinkedTo, StoredWish};
+use super::items::{StoredClear, StoredLinkedTo, StoredWish};
 use super::key::{CustomerItem, customer_pk};
 use super::write::decode;
 use super::{StoreError, Table};
@@ -94,8 +94,12 @@ fn add_item(
     };
     match kind {
         CustomerItem::CartLine(sku) => {
-            let (line, _): (StoredLine, u64) = decode(pk, sk, item)?;
-            state.cart_mut().lines.insert(sku, line.to_state());
+            let (line, _) = super::items::line(&item).map_err(|source| StoreError::Corrupt {
+                pk: pk.to_owned(),
+                sk: sk.to_owned(),
+                source,
+            })?;
+            state.cart_mut().lines.insert(sku, line);
         }
         CustomerItem::CartClear => {
             let (clear, _): (StoredClear, u64) = decode(pk, sk, item)?;

@@ -8,75 +8,101 @@ use super::key::wish_index_pk;
 use crate::contract::EventKey;
 use crate::domain::cart::{Delta, LineState, Reset};
 use crate::domain::wishlist::{WishEntry, WishOp};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
-/// A cart line: the latest reset and the deltas after it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredLine {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reset: Option<StoredReset>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ops: Vec<StoredDelta>,
+/// A cart line item's attribute for one delta: `o:<t>:<event id>` (`t` holds no `:`, so the
+/// first `:` after the prefix ends it). See [`super::cart`] for why each op is an attribute.
+pub fn delta_attribute(key: &EventKey) -> String {
+    format!("{DELTA_PREFIX}{}:{}", key.at_ms, key.event_id)
+}
+
+const DELTA_PREFIX: &str = "o:";
+
+/// The stored value of a delta: > 0 adds, < 0 is a purchase (a delta is never 0).
+pub fn delta_value(delta: Delta) -> AttributeValue {
+    let d = match delta {
+        Delta::Add(n) => i64::from(n),
+        Delta::Purchase(n) => -i64::from(n),
+    };
+    AttributeValue::N(d.to_string())
+}
+
+/// The stored value of a line's reset: `{t, e, q}`.
+pub fn reset_value(reset: &Reset) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        (
+            "t".to_owned(),
+            AttributeValue::N(reset.key.at_ms.to_string()),
+        ),
+        (
+            "e".to_owned(),
+            AttributeValue::S(reset.key.event_id.clone()),
+        ),
+        (
+            "q".to_owned(),
+            AttributeValue::N(reset.quantity.to_string()),
+        ),
+    ]))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredReset {
-    pub t: i64,
-    pub e: String,
-    pub q: u32,
+struct StoredReset {
+    t: i64,
+    e: String,
+    q: u32,
 }
 
-/// `d` > 0 adds, `d` < 0 is a purchase (a delta is never 0).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredDelta {
-    pub t: i64,
-    pub e: String,
-    pub d: i64,
-}
-
-impl StoredLine {
-    pub fn to_state(&self) -> LineState {
-        LineState {
-            reset: self.reset.as_ref().map(|r| Reset {
-                key: EventKey::new(r.t, r.e.clone()),
-                quantity: r.q,
-            }),
-            deltas: self
-                .ops
-                .iter()
-                .map(|op| {
-                    let delta = if op.d >= 0 {
-                        Delta::Add(u32::try_from(op.d).unwrap_or(u32::MAX))
-                    } else {
-                        Delta::Purchase(u32::try_from(-op.d).unwrap_or(u32::MAX))
-                    };
-                    (EventKey::new(op.t, op.e.clone()), delta)
-                })
-                .collect(),
+/// Reads a cart line item: the line's state (its reset and the deltas after it) and the key of
+/// every delta attribute it holds, the ones its reset supersedes included, in key order. An
+/// absent item is an empty line.
+pub fn line(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<(LineState, Vec<EventKey>), serde_dynamo::Error> {
+    let bad = |what: String| <serde_dynamo::Error as serde::de::Error>::custom(what);
+    let reset = match item.get("reset") {
+        None => None,
+        Some(value) => {
+            let stored: StoredReset = serde_dynamo::from_attribute_value(value.clone())?;
+            Some(Reset {
+                key: EventKey::new(stored.t, stored.e),
+                quantity: stored.q,
+            })
         }
-    }
-
-    pub fn from_state(line: &LineState) -> Self {
-        StoredLine {
-            reset: line.reset.as_ref().map(|r| StoredReset {
-                t: r.key.at_ms,
-                e: r.key.event_id.clone(),
-                q: r.quantity,
-            }),
-            ops: line
-                .deltas
-                .iter()
-                .map(|(key, delta)| StoredDelta {
-                    t: key.at_ms,
-                    e: key.event_id.clone(),
-                    d: match delta {
-                        Delta::Add(n) => i64::from(*n),
-                        Delta::Purchase(n) => -i64::from(*n),
-                    },
-                })
-                .collect(),
+    };
+    let mut attributes = Vec::new();
+    let mut deltas = std::collections::BTreeMap::new();
+    for (name, value) in item {
+        let Some(rest) = name.strip_prefix(DELTA_PREFIX) else {
+            continue;
+        };
+        let key = rest
+            .split_once(':')
+            .and_then(|(t, e)| Some(EventKey::new(t.parse().ok()?, e)))
+            .ok_or_else(|| {
+                bad(format!(
+                    "delta attribute `{name}` is not `o:<t>:<event id>`"
+                ))
+            })?;
+        let d: i64 = match value {
+            AttributeValue::N(n) => n.parse().ok(),
+            _ => None,
         }
+        .filter(|d| *d != 0)
+        .ok_or_else(|| bad(format!("delta attribute `{name}` is not a non-zero number")))?;
+        let delta = match u32::try_from(d.unsigned_abs()) {
+            Ok(n) if d > 0 => Delta::Add(n),
+            Ok(n) => Delta::Purchase(n),
+            Err(_) => return Err(bad(format!("delta attribute `{name}` is out of range"))),
+        };
+        if reset.as_ref().is_none_or(|r: &Reset| key > r.key) {
+            deltas.insert(key.clone(), delta);
+        }
+        attributes.push(key);
     }
+    attributes.sort();
+    Ok((LineState { reset, deltas }, attributes))
 }
 
 /// The cart's latest clear.
@@ -105,6 +131,9 @@ pub struct StoredWish {
 }
 
 impl StoredWish {
+    /// The attributes an entry may leave out (removed from the item when it does).
+    pub const OPTIONAL: &'static [&'static str] = &["size", "gsi1pk", "gsi1sk"];
+
     /// Sets or clears the index attributes to match the entry.
     pub fn indexed(mut self, sku: &str, owner_pk: &str) -> Self {
         if self.added {
@@ -174,8 +203,6 @@ mod tests {
     use crate::contract::{Channel, Fulfillment};
     use crate::domain::cart::LineOp;
     use crate::domain::order::{Order, OrderStatusState, PurchasedLine};
-    use aws_sdk_dynamodb::types::AttributeValue;
-    use std::collections::HashMap;
 
     fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
         value: &T,
@@ -191,9 +218,35 @@ mod tests {
         line.apply(EventKey::new(5, "b"), LineOp::Set(3));
         line.apply(EventKey::new(6, "c"), LineOp::Add(4));
         line.apply(EventKey::new(7, "d"), LineOp::Purchase(2));
-        let stored = StoredLine::from_state(&line);
-        assert_eq!(stored.to_state(), line);
-        round_trip(&stored);
+        let mut item = HashMap::new();
+        if let Some(reset) = &line.reset {
+            item.insert("reset".to_owned(), reset_value(reset));
+        }
+        for (key, delta) in &line.deltas {
+            item.insert(delta_attribute(key), delta_value(*delta));
+        }
+        // A delta the reset supersedes, left in the item by a write that could not know it.
+        item.insert(
+            delta_attribute(&EventKey::new(5, "a")),
+            delta_value(Delta::Add(7)),
+        );
+        item.insert("rev".to_owned(), AttributeValue::N("3".into()));
+        let (read, attributes) = super::line(&item).unwrap();
+        assert_eq!(read, line);
+        assert_eq!(
+            attributes,
+            [
+                EventKey::new(5, "a"),
+                EventKey::new(6, "c"),
+                EventKey::new(7, "d")
+            ]
+        );
+        assert_eq!(super::line(&HashMap::new()).unwrap(), Default::default());
+        item.insert("o:x:y".to_owned(), AttributeValue::N("1".into()));
+        assert!(
+            super::line(&item).is_err(),
+            "a malformed delta attribute is refused"
+        );
         round_trip(&StoredClear {
             key: Some(EventKey::new(9, "clr")),
         });

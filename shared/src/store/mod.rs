@@ -17,7 +17,7 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
-//! | cart line | `CUSTOMER#<id>` | `CART#LINE#<sku>` | `rev`, `reset` `{t, e, q}`, `ops` `[{t, e, d}]` |
+//! | cart line | `CUSTOMER#<id>` | `CART#LINE#<sku>` | `reset` `{t, e, q}`; one `o:<t>:<event id>` = `d` per add or purchase (see `cart.rs`) |
 //! | cart clear | `CUSTOMER#<id>` | `CART#CLEAR` | `rev`, `t`, `e` |
 //! | wishlist SKU | `CUSTOMER#<id>` | `WISH#<sku>` | `rev`, `t`, `e`, `added`, `size`; while added also `gsi1pk` = `WISHSKU#<sku>`, `gsi1sk` = its `pk` (the sparse `wishlist-by-sku` index) |
 //! | order | `CUSTOMER#<id>` | `ORDER#<order_id>` | `rev`, `placed` `{t, e}`, channel, fulfillment, lines, `total_minor`, `status` |
@@ -45,11 +45,17 @@
 //!
 //! # Writes
 //!
-//! Every update is optimistic concurrency on `rev`: read (strongly consistent), fold the event in
-//! with the pure rules of [`crate::domain`], put with `rev = :read_rev` (or
+//! Cart lines, the cart clear and wishlist SKUs take one conditional `UpdateItem` per item and
+//! batch, with no read: their rules are joins (a line's latest reset and the ops after it, a
+//! register's latest op), so a write only adds what the item lacks, on condition that it is new
+//! and not superseded (`cart.rs`, and `put_if_later` in `write.rs`); a failed condition is the
+//! answer "already there, or superseded". The entries themselves are the dedupe record: a
+//! redelivered event finds itself in (or superseded by) the item, and nothing is written.
+//!
+//! Every other update is optimistic concurrency on `rev`: read (strongly consistent), fold the
+//! event in with the pure rules of [`crate::domain`], put with `rev = :read_rev` (or
 //! `attribute_not_exists(pk)` for a new item), and on a conditional-check failure read again and
-//! retry. Nothing is ever last-write-wins on a whole item. The entries themselves are the dedupe
-//! record: a redelivered event is found in (or superseded by) the item, and nothing is written.
+//! retry. Nothing is ever last-write-wins on a whole item.
 //!
 //! Order-dependent decisions (refunds, redemptions and adjustments) are made by the domain on
 //! what the store loaded and committed against it: the commit is conditional on what was read, a
@@ -74,6 +80,7 @@ mod wishlist;
 mod write;
 
 pub use availability::{TimelinePlace, Wisher, WishersCursor};
+pub use cart::{LineMerge, UntidyLine, latest_clear};
 pub use loyalty::DebitCommit;
 pub use notifications::{
     Audience, Claim, FIFO_DEDUPLICATION_WINDOW_MS, Member, NOTIFICATION_RETENTION_SECONDS,

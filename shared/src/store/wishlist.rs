@@ -10,7 +10,8 @@ use crate::domain::wishlist::{WishEntry, WishOp};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 impl Table {
-    /// Applies one op to the customer's entry for `sku` if it is the latest.
+    /// Applies one op to the customer's entry for `sku` if it is the latest: one conditional
+    /// `UpdateItem`, no read (a failed condition means the stored op is the same or later).
     pub async fn apply_wish(
         &self,
         customer_id: &str,
@@ -18,20 +19,10 @@ impl Table {
         key: EventKey,
         op: WishOp,
     ) -> Result<WriteOutcome, StoreError> {
-        let candidate = WishEntry { key, op };
-        let pk = customer_pk(customer_id);
+        let entry = WishEntry { key, op };
+        let stored = StoredWish::from_entry(&entry).indexed(sku, &customer_pk(customer_id));
         self.customer_item(customer_id, &CustomerItem::Wish(sku.to_owned()))
-            .update(|stored: &mut StoredWish| match stored.to_entry() {
-                Some(mut entry) => {
-                    let changed = entry.merge(&candidate);
-                    *stored = StoredWish::from_entry(&entry).indexed(sku, &pk);
-                    changed
-                }
-                None => {
-                    *stored = StoredWish::from_entry(&candidate).indexed(sku, &pk);
-                    true
-                }
-            })
+            .put_if_later(&stored, StoredWish::OPTIONAL)
             .await
     }
 

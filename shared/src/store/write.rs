@@ -193,6 +193,90 @@ impl Versioned<'_> {
         }
     }
 
+    /// Reads the whole item as stored (empty when absent), strongly consistent.
+    pub async fn read_raw(&self) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table)
+            .key(PK, AttributeValue::S(self.pk.clone()))
+            .key(SK, AttributeValue::S(self.sk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.request_error("GetItem", e.into()))?;
+        Ok(output.item.unwrap_or_default())
+    }
+
+    /// Writes a register item, `body` (with its event key flattened as `t` and `e`), if it is
+    /// later than the one stored: one conditional `UpdateItem`, no read. The attributes named in
+    /// `optional` that `body` leaves out are removed. A failed condition is the answer: the
+    /// stored op is the same or later, so nothing is written.
+    pub async fn put_if_later<T: Serialize>(
+        &self,
+        body: &T,
+        optional: &[&str],
+    ) -> Result<WriteOutcome, StoreError> {
+        let attributes = serde_dynamo::to_item::<_, HashMap<String, AttributeValue>>(body)
+            .map_err(|source| self.corrupt(source))?;
+        let (Some(AttributeValue::N(t)), Some(AttributeValue::S(e))) =
+            (attributes.get("t"), attributes.get("e"))
+        else {
+            return Err(
+                self.corrupt(<serde_dynamo::Error as serde::ser::Error>::custom(
+                    "a register item needs its event key (`t`, `e`)",
+                )),
+            );
+        };
+        let (t, e) = (t.clone(), e.clone());
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table)
+            .key(PK, AttributeValue::S(self.pk.clone()))
+            .key(SK, AttributeValue::S(self.sk.clone()))
+            .condition_expression("attribute_not_exists(#t) OR #t < :t OR (#t = :t AND #e < :e)")
+            .expression_attribute_names("#rev", REV)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":t", AttributeValue::N(t))
+            .expression_attribute_values(":e", AttributeValue::S(e));
+        let mut sets = Vec::new();
+        let mut names: Vec<&String> = attributes.keys().collect();
+        names.sort();
+        for (i, name) in names.into_iter().enumerate() {
+            let placeholder = match name.as_str() {
+                "t" => "#t".to_owned(),
+                "e" => "#e".to_owned(),
+                _ => format!("#a{i}"),
+            };
+            sets.push(format!("{placeholder} = :a{i}"));
+            update = update
+                .expression_attribute_names(&placeholder, name)
+                .expression_attribute_values(format!(":a{i}"), attributes[name].clone());
+        }
+        let mut removed = Vec::new();
+        for name in optional
+            .iter()
+            .filter(|name| !attributes.contains_key(**name))
+        {
+            let placeholder = format!("#r{}", removed.len());
+            update = update.expression_attribute_names(&placeholder, *name);
+            removed.push(placeholder);
+        }
+        let mut expression = format!("SET {} ADD #rev :one", sets.join(", "));
+        if !removed.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        let sent = update.update_expression(expression).send().await;
+        let written =
+            written_unless_condition_failed(sent, |e| self.request_error("UpdateItem", e))?;
+        Ok(if written {
+            WriteOutcome::Written
+        } else {
+            WriteOutcome::Unchanged
+        })
+    }
+
     pub(crate) fn decode<T: DeserializeOwned>(
         &self,
         item: HashMap<String, AttributeValue>,
@@ -286,29 +370,8 @@ impl Versioned<'_> {
     }
 
     /// Reads, applies `change` (which returns whether it changed anything), and writes back on
-    /// condition that nobody wrote in between; retries on a lost race.
-    pub async fn update<T>(
-        &self,
-        mut change: impl FnMut(&mut T) -> bool,
-    ) -> Result<WriteOutcome, StoreError>
-    where
-        T: Serialize + DeserializeOwned + Default,
-    {
-        let outcome = self
-            .compare_and_swap(|body: Option<&mut T>, fresh: &mut Option<T>| match body {
-                Some(body) => change(body),
-                None => {
-                    let mut body = T::default();
-                    let changed = change(&mut body);
-                    *fresh = Some(body);
-                    changed
-                }
-            })
-            .await?;
-        Ok(outcome.unwrap_or(WriteOutcome::Unchanged))
-    }
-
-    /// Like [`Self::update`], for an item that must exist: `Ok(None)` when it does not.
+    /// condition that nobody wrote in between; retries on a lost race. For an item that must
+    /// exist: `Ok(None)` when it does not.
     pub async fn update_existing<T>(
         &self,
         mut change: impl FnMut(&mut T) -> bool,
@@ -376,7 +439,7 @@ impl Versioned<'_> {
         }
     }
 
-    fn corrupt(&self, source: serde_dynamo::Error) -> StoreError {
+    pub(crate) fn corrupt(&self, source: serde_dynamo::Error) -> StoreError {
         StoreError::Corrupt {
             pk: self.pk.clone(),
             sk: self.sk.clone(),

@@ -112,6 +112,35 @@ proptest! {
     }
 
     #[test]
+    fn what_a_write_must_add_is_exactly_what_the_merge_would_add(
+        (ops, picks) in arb_ops().prop_flat_map(|ops| {
+            let n = ops.len();
+            (Just(ops), prop::collection::vec(0u8..4, n))
+        })
+    ) {
+        // A stored line and a batch's ops on it, over one set of events (some in both).
+        let subset = |bit: u8| -> Vec<(EventKey, LineOp)> {
+            ops.iter().zip(&picks).filter(|(_, p)| *p & bit != 0).map(|(op, _)| op.clone()).collect()
+        };
+        let (stored, batch) = (fold(&subset(1)), fold(&subset(2)));
+        let missing = batch.missing_from(&stored);
+        let join = |x: &LineState, y: &LineState| { let mut z = x.clone(); z.merge(y); z };
+        prop_assert_eq!(join(&stored, &missing), join(&stored, &batch));
+        prop_assert_eq!(missing.is_empty(), join(&stored, &batch) == stored);
+        // Nothing but the batch's own ops, none of them already stored, all after every reset.
+        let floor = missing.first_key().cloned();
+        if let Some(reset) = &missing.reset {
+            prop_assert!(batch.holds(&reset.key) && !stored.holds(&reset.key));
+            prop_assert_eq!(Some(&reset.key), floor.as_ref());
+        }
+        for key in missing.deltas.keys() {
+            prop_assert!(batch.holds(key) && !stored.holds(key));
+            prop_assert!(stored.reset.as_ref().is_none_or(|r| r.key < *key));
+            prop_assert!(floor.as_ref().is_some_and(|floor| floor <= key));
+        }
+    }
+
+    #[test]
     fn state_keeps_only_the_latest_reset_and_what_follows(ops in arb_ops()) {
         let line = fold(&ops);
         if let Some(reset) = &line.reset {
