@@ -23,10 +23,23 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The standard configuration chain with omnisync's timeouts; callers may refine it (an
-/// endpoint, a region) before loading.
+/// The one HTTP client every SDK client uses: hyper 1 with rustls on ring. The SDK crates'
+/// default client is the same but for aws-lc, a larger library for what a function does with
+/// it (TLS to AWS endpoints); one client instead of the crates' two keeps every function's
+/// package small (`docs/BENCHMARKS.md`).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The standard configuration chain with omnisync's HTTP client and timeouts; callers may
+/// refine it (an endpoint, a region) before loading.
 pub fn sdk_config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts())
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(timeouts())
 }
 
 /// Loads the shared SDK configuration from the environment.

@@ -10,8 +10,9 @@
 //! `RUST_LOG`, which is only for local runs; `info` when neither is set ([`filter_directive`]).
 //! Payloads are never logged: they hold customer data.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// The filter directive for the environment: `AWS_LAMBDA_LOG_LEVEL` (Lambda's `TRACE`, `DEBUG`,
 /// `INFO`, `WARN`, `ERROR` or `FATAL`; `FATAL` is `error` here) wins, then `RUST_LOG`, then
@@ -34,7 +35,11 @@ fn subscriber<W>(directive: &str, writer: W) -> impl tracing::Subscriber + Send 
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    // `Targets` takes `RUST_LOG`'s `target=level,…` form without the regex engine `EnvFilter`
+    // carries (span and field filters are the one thing it lacks).
+    let filter = directive
+        .parse::<Targets>()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -43,9 +48,9 @@ where
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_env_filter(filter)
         .with_writer(writer)
         .finish()
+        .with(filter)
 }
 
 /// Installs the JSON subscriber on stdout. Calling it twice is harmless.

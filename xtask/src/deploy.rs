@@ -129,7 +129,10 @@ pub async fn teardown(stage: Stage) -> Result<()> {
         stage,
     )?;
     let outputs = outputs(&sam_tools, &stack_tools, &stack)?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(omnisync::aws::http_client())
+        .load()
+        .await;
     if let Some(bucket) = outputs.get("ViewsBucketName") {
         eprintln!("== emptying s3://{bucket}");
         let s3 = aws_sdk_s3::Client::new(&sdk);

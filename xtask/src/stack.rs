@@ -156,6 +156,7 @@ pub fn deploy(
 /// SDK configuration for a local endpoint: fixed region and dummy credentials, as moto expects.
 pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(omnisync::aws::http_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
