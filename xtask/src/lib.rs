@@ -11,6 +11,7 @@
 //! - [`runner`]: polls each event source mapping's queue like Lambda does and invokes the function.
 //! - [`runtime_api`]: a local Lambda Runtime API, to run a function's real binary.
 
+pub mod bench;
 pub mod checks;
 pub mod deploy;
 pub mod functions;

@@ -68,6 +68,18 @@ enum Task {
         #[arg(long, value_enum)]
         stage: xtask::deploy::Stage,
     },
+    /// Measure every function beside the Python Powertools peer (cold starts, peak RSS, DynamoDB
+    /// requests per event, package sizes, the criterion benches); prints the tables and writes
+    /// docs/BENCHMARKS.md.
+    Bench {
+        /// Cold starts per function (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        starts: usize,
+        /// A quick run for CI: debug binaries, two starts, criterion in test mode, nothing
+        /// written.
+        #[arg(long)]
+        smoke: bool,
+    },
     /// cargo lambda build --release for every function; prints the bootstrap sizes.
     Build {
         /// Build for the deploy architecture (arm64) instead of the host.
@@ -107,6 +119,10 @@ fn main() -> Result<()> {
         }
         Task::Deploy { stage, sam_args } => xtask::deploy::deploy(stage, &sam_args),
         Task::Teardown { stage } => runtime.block_on(xtask::deploy::teardown(stage)),
+        Task::Bench { starts, smoke } => {
+            let venv = setup()?;
+            bench(&venv, &runtime, if smoke { 2 } else { starts }, smoke)
+        }
         Task::Build { arm64 } => {
             let venv = setup()?;
             let extra: Vec<String> = if arm64 {
@@ -171,7 +187,7 @@ fn test(venv: &Venv) -> Result<()> {
         "== cargo test --workspace (local AWS endpoint {})",
         moto.endpoint()
     );
-    let result = run_counting_tests(
+    let tested = run_counting_tests(
         cargo()
             .args(["test", "--workspace"])
             .env("AWS_ENDPOINT_URL", moto.endpoint())
@@ -181,7 +197,11 @@ fn test(venv: &Venv) -> Result<()> {
             .env("AWS_SECRET_ACCESS_KEY", "test"),
     );
     drop(moto);
-    result
+    tested?;
+    // The bench at smoke size: every measuring path runs, no figure is judged.
+    eprintln!("== cargo xtask bench --smoke");
+    let runtime = tokio::runtime::Runtime::new()?;
+    bench(venv, &runtime, 2, true)
 }
 
 /// Runs `cargo test`, echoing its output, and closes with one line that totals every test
@@ -236,6 +256,187 @@ fn function_packages() -> Result<Vec<String>> {
     }
     packages.sort();
     Ok(packages)
+}
+
+fn bench(venv: &Venv, runtime: &tokio::runtime::Runtime, starts: usize, smoke: bool) -> Result<()> {
+    use xtask::bench::{self, Subject, report::Figures};
+    let functions = function_packages()?;
+    let profile = if smoke { "debug" } else { "release" };
+    eprintln!(
+        "== cargo build --bins --profile {profile} ({})",
+        functions.join(", ")
+    );
+    let mut build = cargo();
+    build.args(["build", "--bins"]);
+    if !smoke {
+        build.arg("--release");
+    }
+    for package in &functions {
+        build.args(["--package", package]);
+    }
+    run(&mut build)?;
+    let peer_venv = Venv::peer();
+    peer_venv.ensure()?;
+
+    eprintln!("== criterion benches of the pure rules");
+    // The smoke run runs each bench once, in the test profile (no optimized build of its own).
+    let mut criterion = cargo();
+    if smoke {
+        criterion.args(["test", "--package", "omnisync-benches", "--bench", "rules"]);
+    } else {
+        criterion.args(["bench", "--package", "omnisync-benches", "--bench", "rules"]);
+    }
+    let output = criterion.output().context("running cargo bench")?;
+    if !output.status.success() {
+        bail!(
+            "cargo bench failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let criterion_text: String = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        // The benches' names and times; not criterion's comparison with an earlier run on this
+        // machine, nor its outlier counts.
+        .filter(|line| {
+            let text = line.trim();
+            let noise = [
+                "Benchmarking",
+                "change:",
+                "Performance has",
+                "No change",
+                "Change within",
+                "Found ",
+                "Gnuplot",
+            ];
+            !text.is_empty()
+                && !noise.iter().any(|n| text.starts_with(n))
+                // An outlier line, e.g. `2 (2.00%) high mild`.
+                && (!text.ends_with("%)") || text.contains("time:"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+
+    let bin_dir = workspace_root().join("target").join(profile);
+    let zips = workspace_root().join("target/xtask/bench");
+    std::fs::create_dir_all(&zips)?;
+    let mut sizes = std::collections::BTreeMap::new();
+    for name in &functions {
+        let binary = bin_dir.join(name);
+        let zip = bench::zipped_size(&venv.python(), &binary, &zips.join(format!("{name}.zip")))?;
+        sizes.insert(name.clone(), (zip, std::fs::metadata(&binary)?.len()));
+    }
+
+    let (cold_starts, peer, requests, memory_mb, batch_sizes) = runtime.block_on(async {
+        let stack = LocalStack::deploy(StackOptions {
+            endpoint: None,
+            prefix: "bench",
+            params: local_params(),
+        })
+        .await?;
+        let common = |env: &mut std::collections::BTreeMap<String, String>| {
+            env.insert("AWS_ENDPOINT_URL".into(), stack.endpoint().to_owned());
+            // What Lambda sets: both region variables (botocore reads only the second).
+            env.insert("AWS_REGION".into(), "us-east-1".into());
+            env.insert("AWS_DEFAULT_REGION".into(), "us-east-1".into());
+            env.insert("AWS_ACCESS_KEY_ID".into(), "test".into());
+            env.insert("AWS_SECRET_ACCESS_KEY".into(), "test".into());
+        };
+        let mut cold_starts = Vec::new();
+        let mut memory_mb = std::collections::BTreeMap::new();
+        let mut batch_sizes = std::collections::BTreeMap::new();
+        for (logical_id, sample) in bench::SAMPLES {
+            let spec = &stack.manifest.functions[*logical_id];
+            let name = spec
+                .function_name
+                .strip_prefix(&format!("{}-", stack.prefix))
+                .unwrap_or(&spec.function_name)
+                .to_owned();
+            let mut env = spec.environment.clone();
+            common(&mut env);
+            let sample = bench::sample(sample)?;
+            batch_sizes.insert(
+                name.clone(),
+                sample["Records"].as_array().map_or(1, Vec::len),
+            );
+            memory_mb.insert(name.clone(), bench::template_memory_mb(logical_id)?);
+            let subject = Subject {
+                name: name.clone(),
+                command: bin_dir.join(&name),
+                args: Vec::new(),
+                dir: None,
+                env,
+                function_name: spec.function_name.clone(),
+                sample,
+            };
+            eprintln!("== {starts} cold starts of {name}");
+            cold_starts.push(bench::cold_starts(&subject, starts).await?);
+        }
+        let mut env = std::collections::BTreeMap::new();
+        common(&mut env);
+        env.insert("OMNISYNC_STATE_TABLE".into(), stack.table()?.to_owned());
+        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        env.insert("POWERTOOLS_SERVICE_NAME".into(), "cart-peer".into());
+        let peer = Subject {
+            name: "Python Powertools peer (cart)".into(),
+            command: peer_venv.python(),
+            args: vec![
+                "-m".into(),
+                "awslambdaric".into(),
+                "handler.lambda_handler".into(),
+            ],
+            dir: Some(workspace_root().join("benches/peer")),
+            env,
+            function_name: "bench-cart-peer".into(),
+            sample: bench::sample("cart-sync/sqs-valid.json")?,
+        };
+        eprintln!("== {starts} cold starts of the peer");
+        let peer = bench::cold_starts(&peer, starts).await?;
+        eprintln!("== DynamoDB requests per applied event");
+        let requests = bench::requests_per_event(&stack).await?;
+        anyhow::Ok((cold_starts, Some(peer), requests, memory_mb, batch_sizes))
+    })?;
+
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "an unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let figures = Figures {
+        command: format!(
+            "cargo xtask bench --starts {starts}{}",
+            if smoke { " --smoke" } else { "" }
+        ),
+        machine: format!("{cores} cores of {machine}, Linux, moto on 127.0.0.1"),
+        commit,
+        profile,
+        cold_starts,
+        peer,
+        requests,
+        sizes,
+        memory_mb,
+        batch_sizes,
+        criterion: criterion_text,
+    };
+    let markdown = figures.markdown();
+    println!("{markdown}");
+    if !smoke {
+        let path = workspace_root().join("docs/BENCHMARKS.md");
+        std::fs::create_dir_all(workspace_root().join("docs"))?;
+        std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn build(venv: &Venv, extra: &[String]) -> Result<()> {

@@ -44,6 +44,8 @@ struct State {
     waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
     init_error: Mutex<Option<Value>>,
     next_id: Mutex<u64>,
+    /// When the function first asked for work: the end of its initialization.
+    first_next: Mutex<Option<std::time::Instant>>,
 }
 
 /// The server; it stops when dropped.
@@ -110,6 +112,11 @@ impl RuntimeApi {
         &self.function_arn
     }
 
+    /// When the function first asked for work (`GET …/invocation/next`), if it has.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        self.state.first_next.lock().ok().and_then(|first| *first)
+    }
+
     /// What the function reported at `/runtime/init/error`, if it failed to start.
     pub fn init_error(&self) -> Option<Value> {
         self.state.init_error.lock().ok().and_then(|e| e.clone())
@@ -169,7 +176,12 @@ async fn route(state: &State, arn: &str, request: Request<Incoming>) -> Response
         return reply(StatusCode::NOT_FOUND, "not a Runtime API path");
     };
     match (method, rest) {
-        (Method::GET, "/invocation/next") => next(state, arn).await,
+        (Method::GET, "/invocation/next") => {
+            if let Ok(mut first) = state.first_next.lock() {
+                first.get_or_insert_with(std::time::Instant::now);
+            }
+            next(state, arn).await
+        }
         (Method::POST, "/init/error") => {
             let body = read_json(request).await;
             if let Ok(mut error) = state.init_error.lock() {

@@ -3,7 +3,8 @@
 //! (`xtask/python/requirements.txt`: moto, aws-sam-translator, cfn-lint, cargo-lambda),
 //! `.venv-checks/` the template checks (`xtask/python/checks-requirements.txt`: checkov and
 //! cfn-lint with the serverless rules), `.venv-sam/` AWS SAM CLI for deploys
-//! (`xtask/python/sam-requirements.txt`), kept apart because their pins conflict. Needs only a
+//! (`xtask/python/sam-requirements.txt`), `.venv-peer/` the bench's Python peer
+//! (`benches/peer/requirements.txt`), kept apart because their pins conflict. Needs only a
 //! `python3` on the PATH.
 
 use anyhow::{Context, Result, bail};
@@ -41,6 +42,15 @@ impl Venv {
             root: crate::workspace_root().join(".venv-checks"),
             requirements: crate::workspace_root().join("xtask/python/checks-requirements.txt"),
             what: "the template checks: checkov, cfn-lint with the serverless rules",
+        }
+    }
+
+    /// The bench's peer: Python with AWS Lambda Powertools and awslambdaric (`benches/peer`).
+    pub fn peer() -> Self {
+        Venv {
+            root: crate::workspace_root().join(".venv-peer"),
+            requirements: crate::workspace_root().join("benches/peer/requirements.txt"),
+            what: "the bench peer: AWS Lambda Powertools and awslambdaric",
         }
     }
 
