@@ -204,7 +204,7 @@ impl Figures {
             let lambda = gb_seconds * LAMBDA_ARM64_GB_SECOND + LAMBDA_REQUEST / 10.0;
             let sqs = 1.2 * SQS_REQUEST;
             let typical = typical_event(&row.name)
-                .and_then(|what| self.requests.iter().find(|r| r.what == what));
+                .and_then(|what| self.requests.iter().find(|r| r.what.starts_with(what)));
             let (dynamodb, label) = match typical {
                 Some(r) => {
                     let (w, rd) = request_units(&r.requests);
