@@ -567,11 +567,11 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         // A failed delivery is delivered again, as SQS would; the row counts the requests of
-        // the delivery that applied the events (and says how many it took).
+        // every delivery it took (and says how many).
         let mut attempts = 0;
+        let before = counter.snapshot();
         let requests = loop {
             attempts += 1;
-            let before = counter.snapshot();
             let response = case
                 .function
                 .invoke(sqs_batch(stack, case.queue, &case.events))
@@ -592,7 +592,7 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
         let what = if attempts == 1 {
             case.what.to_owned()
         } else {
-            format!("{} (applied on delivery {attempts})", case.what)
+            format!("{} ({attempts} deliveries: the first failed)", case.what)
         };
         rows.push(Requests {
             what,
