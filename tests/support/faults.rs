@@ -33,58 +33,12 @@ fn operation(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
         .to_owned()
 }
 
-/// Counts DynamoDB requests by operation (`GetItem`, `PutItem`, …), retries included.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter {
-    counts: Arc<Mutex<BTreeMap<String, usize>>>,
-}
-
-impl RequestCounter {
-    pub fn snapshot(&self) -> BTreeMap<String, usize> {
-        self.counts.lock().unwrap().clone()
-    }
-
-    pub fn get(&self, operation: &str) -> usize {
-        self.snapshot().get(operation).copied().unwrap_or(0)
-    }
-
-    /// The requests made since `before` (a snapshot), by operation, leaving out the unused.
-    pub fn since(&self, before: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
-        self.snapshot()
-            .into_iter()
-            .map(|(op, n)| {
-                let earlier = before.get(&op).copied().unwrap_or(0);
-                (op, n - earlier)
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect()
-    }
-}
+/// Counts requests by operation (the bench's counter, `xtask::bench::RequestCounter`).
+pub use xtask::bench::RequestCounter;
 
 /// An expected request count, e.g. `counts(&[("GetItem", 1), ("PutItem", 1)])`.
 pub fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(op, n)| ((*op).to_owned(), *n)).collect()
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        *self
-            .counts
-            .lock()
-            .unwrap()
-            .entry(operation(context))
-            .or_default() += 1;
-        Ok(())
-    }
 }
 
 /// Lets the first `times` matching writes reach DynamoDB and succeed there, then discards

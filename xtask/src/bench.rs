@@ -241,7 +241,8 @@ pub fn zipped_size(python: &Path, binary: &Path, archive: &Path) -> Result<u64> 
     Ok(std::fs::metadata(archive)?.len())
 }
 
-/// Counts the requests made by the clients it is installed on, by operation.
+/// Counts the requests made by the clients it is installed on, by operation (`GetItem`,
+/// `UpdateItem`, …), retries included. The end-to-end tests count with it too.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
@@ -250,6 +251,11 @@ pub struct RequestCounter {
 impl RequestCounter {
     pub fn snapshot(&self) -> BTreeMap<String, usize> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The requests of `operation` so far.
+    pub fn get(&self, operation: &str) -> usize {
+        self.snapshot().get(operation).copied().unwrap_or(0)
     }
 
     /// The requests since `before`, by operation.

@@ -177,17 +177,7 @@ pub(crate) struct Versioned<'a> {
 impl Versioned<'_> {
     /// Reads the item's body (`None` when absent) and its revision (0 when absent).
     pub async fn read_existing<T: DeserializeOwned>(&self) -> Result<(Option<T>, u64), StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(self.table)
-            .key(PK, AttributeValue::S(self.pk.clone()))
-            .key(SK, AttributeValue::S(self.sk.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.request_error("GetItem", e.into()))?;
-        match output.item {
+        match self.read_item().await? {
             None => Ok((None, 0)),
             Some(item) => self.decode(item).map(|(body, rev)| (Some(body), rev)),
         }
@@ -195,6 +185,11 @@ impl Versioned<'_> {
 
     /// Reads the whole item as stored (empty when absent), strongly consistent.
     pub async fn read_raw(&self) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        Ok(self.read_item().await?.unwrap_or_default())
+    }
+
+    /// The one `GetItem` of an item: strongly consistent, `None` when absent.
+    async fn read_item(&self) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -205,7 +200,7 @@ impl Versioned<'_> {
             .send()
             .await
             .map_err(|e| self.request_error("GetItem", e.into()))?;
-        Ok(output.item.unwrap_or_default())
+        Ok(output.item)
     }
 
     /// Writes a register item, `body` (with its event key flattened as `t` and `e`), if it is
