@@ -41,6 +41,9 @@ where
         .parse::<Targets>()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     tracing_subscriber::fmt()
+        // The builder caps at `INFO` by default, and a filter layered on top can only narrow:
+        // open it fully and let `Targets` decide.
+        .with_max_level(LevelFilter::TRACE)
         .json()
         .flatten_event(true)
         // The invocation's span: `{"name": "Lambda runtime invoke", "requestId": …}`.
@@ -97,25 +100,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_line_written_during_an_invocation_carries_its_request_id() {
+    /// The lines logged under `directive` during one invocation that logs at every level.
+    fn logged_at(directive: &str) -> Vec<serde_json::Value> {
         let lines = Lines::default();
         let writer = lines.clone();
-        let subscriber = subscriber("info", move || writer.clone());
+        let subscriber = subscriber(directive, move || writer.clone());
         tracing::subscriber::with_default(subscriber, || {
             let mut context = lambda_runtime::Context::default();
             context.request_id = "req-42".into();
             let span = lambda_runtime::layers::trace::request_span(&context);
             let _entered = span.enter();
+            tracing::trace!("at trace");
+            tracing::debug!("at debug");
             tracing::info!(event_id = "e-1", outcome = "applied", "done");
-            tracing::debug!("filtered out at info");
         });
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        let logged: Vec<serde_json::Value> = text
-            .lines()
+        text.lines()
             .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        assert_eq!(logged.len(), 1, "{text}");
+            .collect()
+    }
+
+    fn levels(logged: &[serde_json::Value]) -> Vec<&str> {
+        logged.iter().filter_map(|l| l["level"].as_str()).collect()
+    }
+
+    #[test]
+    fn the_level_given_is_the_level_logged_below_info_too() {
+        assert_eq!(levels(&logged_at("info")), ["INFO"]);
+        assert_eq!(levels(&logged_at("debug")), ["DEBUG", "INFO"]);
+        assert_eq!(levels(&logged_at("trace")), ["TRACE", "DEBUG", "INFO"]);
+        assert_eq!(levels(&logged_at("warn")), Vec::<&str>::new());
+        // A target's own level, for this crate's targets and not for another's.
+        assert_eq!(levels(&logged_at("warn,omnisync=debug")), ["DEBUG", "INFO"]);
+        assert_eq!(
+            levels(&logged_at("info,aws_smithy_runtime=trace")),
+            ["INFO"]
+        );
+    }
+
+    #[test]
+    fn a_line_written_during_an_invocation_carries_its_request_id() {
+        let logged = logged_at("info");
+        assert_eq!(logged.len(), 1, "{logged:?}");
         assert_eq!(logged[0]["span"]["requestId"], "req-42");
         assert_eq!(logged[0]["event_id"], "e-1");
         assert_eq!(logged[0]["outcome"], "applied");
