@@ -14,11 +14,19 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+/// The most events one write carries. Each op folded into a write adds its placeholders to the
+/// update and condition expressions (about 45 bytes), and DynamoDB refuses an expression over
+/// 4 KB with a `ValidationException`, which would reject every event of the group. The
+/// template's batch size (10) stays under it; a larger `BatchSize` splits an item's events
+/// into writes of at most this many, which merge like separate batches.
+pub const MAX_EVENTS_PER_WRITE: usize = 25;
+
 /// What one item's write answers for its events, in order.
 type Answers = Vec<Result<Applied, ApplyError>>;
 
 /// Applies `events` grouped by the item `item_of` names: `write` gets each group's events (in
-/// batch order) and answers for each of them, in the same order; the groups are written
+/// batch order, at most [`MAX_EVENTS_PER_WRITE`], an item with more gets several groups) and
+/// answers for each of them, in the same order; the groups are written
 /// [`CONCURRENCY`] at a time, each by the deadline's cutoff. Returns one result per event, in
 /// batch order: `None` for the events of a group not written by the cutoff.
 pub async fn by_item<'a, I, K, W, Fut>(
@@ -32,19 +40,24 @@ where
     W: Fn(Vec<&'a I>) -> Fut,
     Fut: Future<Output = Answers>,
 {
-    let mut groups: BTreeMap<K, Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<K, Vec<Vec<usize>>> = BTreeMap::new();
     for (i, admitted) in events.iter().enumerate() {
-        groups.entry(item_of(&admitted.event)).or_default().push(i);
+        let chunks = groups.entry(item_of(&admitted.event)).or_default();
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() < MAX_EVENTS_PER_WRITE => chunk.push(i),
+            _ => chunks.push(vec![i]),
+        }
     }
-    let written: Vec<(Vec<usize>, Option<Answers>)> = futures::stream::iter(groups.into_values())
-        .map(|indexes| {
-            let group = indexes.iter().map(|i| &events[*i].event).collect();
-            let written = deadline.run(write(group));
-            async move { (indexes, written.await) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    let written: Vec<(Vec<usize>, Option<Answers>)> =
+        futures::stream::iter(groups.into_values().flatten())
+            .map(|indexes| {
+                let group = indexes.iter().map(|i| &events[*i].event).collect();
+                let written = deadline.run(write(group));
+                async move { (indexes, written.await) }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
     let mut results: Vec<Option<Result<Applied, ApplyError>>> =
         events.iter().map(|_| None).collect();
     for (indexes, outcomes) in written {
@@ -147,6 +160,39 @@ mod tests {
         assert_eq!(
             summary,
             ["changed", "unchanged", "changed", "failed", "changed"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_item_with_more_events_than_one_write_carries_gets_several_writes() {
+        let count = 2 * MAX_EVENTS_PER_WRITE + 3;
+        let events: Vec<Admitted<'_, usize>> = (0..count)
+            .map(|event| Admitted {
+                event,
+                delivery: delivery(),
+            })
+            .collect();
+        let writes = std::sync::Mutex::new(Vec::new());
+        let results = by_item(
+            &events,
+            Deadline::none(),
+            |_| 'a',
+            |group| {
+                let values: Vec<usize> = group.iter().map(|n| **n).collect();
+                writes.lock().map(|mut w| w.push(values.clone())).ok();
+                async move { values.iter().map(|_| Ok(Applied::Changed)).collect() }
+            },
+        )
+        .await;
+        let mut writes = writes.into_inner().unwrap_or_default();
+        writes.sort();
+        let sizes: Vec<usize> = writes.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [MAX_EVENTS_PER_WRITE, MAX_EVENTS_PER_WRITE, 3]);
+        assert_eq!(writes.concat(), (0..count).collect::<Vec<_>>());
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Some(Ok(Applied::Changed))))
         );
     }
 
