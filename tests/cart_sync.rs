@@ -1,11 +1,14 @@
 //! End to end: SQS `cart-events` → the local event-source runner → cart-sync → DynamoDB, on the
 //! local AWS endpoint, through the real SDK clients.
 
-use crate::support::faults::{LoseWriteResponses, RequestCounter};
+use crate::support::faults::{ConditionRefusals, LoseWriteResponses, RequestCounter};
 use crate::support::{
     DRAIN_LIMIT, bodies, clients_with, event, invoke_sample, reference_cart, rejected,
     rejected_reasons, sample_len, stack, stored_cart,
 };
+use omnisync::contract::EventKey;
+use omnisync::domain::cart::{LineOp, LineState};
+use omnisync::store::Table;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
@@ -350,12 +353,19 @@ async fn two_runners_on_one_customer_lose_no_update() {
         return;
     };
     let counter = RequestCounter::default();
-    stack
-        .start_runner_with(&clients_with(&stack, counter.clone()), 2)
-        .unwrap();
-    let _second_fleet = stack
-        .extra_runner(&clients_with(&stack, counter.clone()), 2)
-        .unwrap();
+    let refusals = ConditionRefusals::default();
+    let clients = omnisync::aws::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+                .interceptor(counter.clone())
+                .interceptor(refusals.clone())
+                .build(),
+        ),
+        sqs: aws_sdk_sqs::Client::new(&stack.sdk),
+        sdk: stack.sdk.clone(),
+    };
+    stack.start_runner_with(&clients, 2).unwrap();
+    let _second_fleet = stack.extra_runner(&clients, 2).unwrap();
 
     // Forty single adds to one line and ten to another, all for one customer.
     let events: Vec<Value> = (0..50)
@@ -388,8 +398,61 @@ async fn two_runners_on_one_customer_lose_no_update() {
     eprintln!("DynamoDB requests under contention for 50 events: {requests:?}");
     // Adds never contend: each is an attribute of its own, written on condition that it is
     // absent, so no write failed its condition and none needed a read or a retry.
+    assert_eq!(refusals.get(), 0, "writes refused: {requests:?}");
     assert_eq!(counter.get("GetItem"), 0, "{requests:?}");
     assert!(counter.get("UpdateItem") <= 50, "{requests:?}");
+}
+
+/// The ops of one write of which some are stored already (an earlier delivery of part of the
+/// batch applied them): the write's condition fails, the item returned with the failure says
+/// which ops are new, and only those are written. A reset older than the stored add is one of
+/// the new ops: it goes in under the add, which still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_whose_ops_are_partly_stored_adds_only_the_new_ones_without_a_read() {
+    let Some(stack) = stack("cart-overlap", &[]).await else {
+        return;
+    };
+    let counter = RequestCounter::default();
+    let refusals = ConditionRefusals::default();
+    let table = Table::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+                .interceptor(counter.clone())
+                .interceptor(refusals.clone())
+                .build(),
+        ),
+        stack.table().unwrap(),
+    );
+    let mut stored = LineState::default();
+    stored.apply(EventKey::new(2_000, "add-1"), LineOp::Add(2));
+    let first = table.merge_cart_line("c-1", "A", &stored).await.unwrap();
+    assert_eq!(first.added, stored);
+
+    let mut batch = stored.clone();
+    batch.apply(EventKey::new(1_000, "set-0"), LineOp::Set(1));
+    batch.apply(EventKey::new(3_000, "add-2"), LineOp::Add(3));
+    let second = table.merge_cart_line("c-1", "A", &batch).await.unwrap();
+    let mut new_ops = LineState::default();
+    new_ops.apply(EventKey::new(1_000, "set-0"), LineOp::Set(1));
+    new_ops.apply(EventKey::new(3_000, "add-2"), LineOp::Add(3));
+    assert_eq!(second.added, new_ops, "only the ops not stored were added");
+
+    let again = table.merge_cart_line("c-1", "A", &batch).await.unwrap();
+    assert!(again.added.is_empty(), "a repeat adds nothing: {again:?}");
+    // The first write, the refused one and the rest; then the repeat, refused.
+    assert_eq!(
+        counter.snapshot(),
+        BTreeMap::from([("UpdateItem".to_owned(), 4)])
+    );
+    assert_eq!(
+        refusals.get(),
+        2,
+        "the second write's first try and the repeat"
+    );
+    assert_eq!(
+        stored_cart(&stack, "c-1").await,
+        vec![json!({"sku": "A", "quantity": 6})]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,8 +4,8 @@
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
-    BeforeTransmitInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextMut,
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -39,6 +39,42 @@ pub use xtask::bench::RequestCounter;
 /// An expected request count, e.g. `counts(&[("GetItem", 1), ("PutItem", 1)])`.
 pub fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(op, n)| ((*op).to_owned(), *n)).collect()
+}
+
+/// Counts the DynamoDB responses that refuse a request with a failed condition
+/// (`ConditionalCheckFailedException`, in a transaction's cancellation too).
+#[derive(Debug, Clone, Default)]
+pub struct ConditionRefusals {
+    count: Arc<AtomicUsize>,
+}
+
+impl ConditionRefusals {
+    pub fn get(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for ConditionRefusals {
+    fn name(&self) -> &'static str {
+        "ConditionRefusals"
+    }
+
+    // After deserialization the body has been read into memory (before it, it is a stream).
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if response.status().as_u16() == 400 {
+            let body = response.body().bytes().unwrap_or_default();
+            if String::from_utf8_lossy(body).contains("ConditionalCheckFailed") {
+                self.count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Lets the first `times` matching writes reach DynamoDB and succeed there, then discards
