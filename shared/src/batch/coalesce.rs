@@ -110,16 +110,20 @@ mod tests {
         }
     }
 
+    /// `events` as admitted from one batch.
+    fn admitted<I>(events: impl IntoIterator<Item = I>) -> Vec<Admitted<'static, I>> {
+        events
+            .into_iter()
+            .map(|event| Admitted {
+                event,
+                delivery: delivery(),
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn each_item_is_written_once_with_its_events_and_answers_reach_them_in_batch_order() {
-        let events: Vec<Admitted<'_, (char, u32)>> =
-            [('a', 1), ('b', 2), ('a', 3), ('c', 4), ('b', 5)]
-                .into_iter()
-                .map(|event| Admitted {
-                    event,
-                    delivery: delivery(),
-                })
-                .collect();
+        let events = admitted([('a', 1), ('b', 2), ('a', 3), ('c', 4), ('b', 5)]);
         let writes = std::sync::Mutex::new(Vec::new());
         let results = by_item(
             &events,
@@ -166,12 +170,7 @@ mod tests {
     #[tokio::test]
     async fn an_item_with_more_events_than_one_write_carries_gets_several_writes() {
         let count = 2 * MAX_EVENTS_PER_WRITE + 3;
-        let events: Vec<Admitted<'_, usize>> = (0..count)
-            .map(|event| Admitted {
-                event,
-                delivery: delivery(),
-            })
-            .collect();
+        let events = admitted(0..count);
         let writes = std::sync::Mutex::new(Vec::new());
         let results = by_item(
             &events,
@@ -198,13 +197,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_not_written_by_the_cutoff_is_not_done_and_the_others_are() {
-        let events: Vec<Admitted<'_, u32>> = [1, 2]
-            .into_iter()
-            .map(|event| Admitted {
-                event,
-                delivery: delivery(),
-            })
-            .collect();
+        let events = admitted([1u32, 2]);
         let results = by_item(
             &events,
             Deadline::after(std::time::Duration::from_millis(200)),
