@@ -13,28 +13,15 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Whether a request is an `operation` whose body contains `marker`.
-fn matches(
-    context: &BeforeTransmitInterceptorContextRef<'_>,
-    operation_name: &str,
-    marker: &str,
-) -> bool {
+/// Whether a request is a `wanted` operation whose body contains `marker`.
+fn matches(context: &BeforeTransmitInterceptorContextRef<'_>, wanted: &str, marker: &str) -> bool {
     let body = context.request().body().bytes().unwrap_or_default();
-    operation(context) == operation_name && String::from_utf8_lossy(body).contains(marker)
-}
-
-fn operation(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
-    context
-        .request()
-        .headers()
-        .get("x-amz-target")
-        .and_then(|target| target.rsplit('.').next())
-        .unwrap_or("?")
-        .to_owned()
+    operation_name(context.request()) == wanted && String::from_utf8_lossy(body).contains(marker)
 }
 
 /// Counts requests by operation (the bench's counter, `xtask::bench::RequestCounter`).
 pub use xtask::bench::RequestCounter;
+use xtask::bench::operation_name;
 
 /// An expected request count, e.g. `counts(&[("GetItem", 1), ("PutItem", 1)])`.
 pub fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -250,12 +237,7 @@ impl Intercept for AnswerWithError {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request_mut();
-        let target = request
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("?")
-            .to_owned();
+        let target = operation_name(request).to_owned();
         let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
         if target != self.operation || !body.contains(&self.marker) {
             return Ok(());

@@ -73,12 +73,7 @@ pub async fn cold_start(subject: &Subject, n: usize) -> Result<Start> {
         .args(&subject.args)
         .env_clear()
         .envs(&subject.env)
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", &subject.function_name)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .envs(api.lambda_environment(128))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -271,6 +266,16 @@ impl RequestCounter {
     }
 }
 
+/// The operation of an AWS JSON request (`GetItem`, `SendMessage`, …), from its `X-Amz-Target`
+/// header (`DynamoDB_20120810.GetItem`); `?` for a request without one.
+pub fn operation_name(request: &aws_smithy_runtime_api::http::Request) -> &str {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or("?")
+}
+
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
@@ -282,13 +287,7 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.rsplit('.').next())
-            .unwrap_or("?")
-            .to_owned();
+        let operation = operation_name(context.request()).to_owned();
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry(operation).or_default() += 1;
         }
@@ -399,6 +398,10 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
             json!({"sku": sku, "quantity": 1}),
         )
     };
+    // Sent twice: once new, once again as a redelivery.
+    let on_three_lines: Vec<Value> = (0..10)
+        .map(|i| add(i, "c-three", ["A", "B", "C"][i % 3]))
+        .collect();
     let cases = vec![
         Case {
             what: "cart.item_added",
@@ -452,18 +455,14 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
             function: &cart,
             queue: "cart-events",
             before: vec![],
-            events: (0..10)
-                .map(|i| add(i, "c-three", ["A", "B", "C"][i % 3]))
-                .collect(),
+            events: on_three_lines.clone(),
         },
         Case {
             what: "cart: the same batch of 10 on 3 lines again (a redelivery)",
             function: &cart,
             queue: "cart-events",
             before: vec![],
-            events: (0..10)
-                .map(|i| add(i, "c-three", ["A", "B", "C"][i % 3]))
-                .collect(),
+            events: on_three_lines,
         },
         Case {
             what: "wishlist.item_added",

@@ -53,6 +53,7 @@ pub struct RuntimeApi {
     address: SocketAddr,
     state: Arc<State>,
     server: tokio::task::JoinHandle<()>,
+    function_name: String,
     function_arn: String,
 }
 
@@ -99,6 +100,7 @@ impl RuntimeApi {
             address,
             state,
             server,
+            function_name: function_name.to_owned(),
             function_arn,
         })
     }
@@ -106,6 +108,19 @@ impl RuntimeApi {
     /// The value for the function's `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
         self.address.to_string()
+    }
+
+    /// What Lambda sets for a function served here: the Runtime API, the function's name,
+    /// version and memory size, and (from `LoggingConfig`) the log level and format.
+    pub fn lambda_environment(&self, memory_mb: u32) -> [(&'static str, String); 6] {
+        [
+            ("AWS_LAMBDA_RUNTIME_API", self.address()),
+            ("AWS_LAMBDA_FUNCTION_NAME", self.function_name.clone()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ]
     }
 
     pub fn function_arn(&self) -> &str {
