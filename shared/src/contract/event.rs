@@ -61,10 +61,11 @@ pub enum EventType {
     LoyaltyPointsAdjusted,
     InventoryAvailabilityChanged,
     IdentityLinked,
+    EngagementTouched,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         EventType::CartItemAdded,
         EventType::CartItemQuantitySet,
         EventType::CartItemRemoved,
@@ -78,6 +79,7 @@ impl EventType {
         EventType::LoyaltyPointsAdjusted,
         EventType::InventoryAvailabilityChanged,
         EventType::IdentityLinked,
+        EventType::EngagementTouched,
     ];
 
     /// The wire name, e.g. `cart.item_added`.
@@ -96,6 +98,7 @@ impl EventType {
             EventType::LoyaltyPointsAdjusted => "loyalty.points_adjusted",
             EventType::InventoryAvailabilityChanged => "inventory.availability_changed",
             EventType::IdentityLinked => "identity.linked",
+            EventType::EngagementTouched => "engagement.touched",
         }
     }
 
@@ -149,6 +152,7 @@ pub enum Payload {
     Loyalty(LoyaltyEvent),
     Inventory(AvailabilityChanged),
     Identity(IdentityLinked),
+    Engagement(EngagementTouched),
 }
 
 impl Payload {
@@ -171,6 +175,7 @@ impl Payload {
             }
             Payload::Inventory(_) => EventType::InventoryAvailabilityChanged,
             Payload::Identity(_) => EventType::IdentityLinked,
+            Payload::Engagement(_) => EventType::EngagementTouched,
         }
     }
 }
@@ -335,4 +340,34 @@ pub struct AvailabilityChanged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityLinked {
     pub anonymous_id: String,
+}
+
+/// What kind of touch an `engagement.touched` is (contract §3, Engagement, v1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TouchKind {
+    /// A visit: a web or app session, a walk into a store, a call.
+    Session,
+    /// A conversation: a chat, a call handled by an agent, an associate's consultation.
+    Contact,
+}
+
+impl TouchKind {
+    pub const ALL: [TouchKind; 2] = [TouchKind::Session, TouchKind::Contact];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TouchKind::Session => "session",
+            TouchKind::Contact => "contact",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngagementTouched {
+    pub kind: TouchKind,
+    /// The campaign or referrer (1–64 characters of the id alphabet).
+    pub source: Option<String>,
+    /// The product looked at or asked about.
+    pub sku: Option<String>,
 }

@@ -16,13 +16,13 @@ mod validate;
 pub mod view;
 
 pub use event::{
-    AvailabilityChanged, CartEvent, Channel, Event, EventType, Fulfillment, IdentityLinked,
-    LoyaltyEvent, OrderEvent, OrderLine, OrderPlaced, OrderStatus, Payload, RefundLine,
-    RefundRequested, WishlistEvent,
+    AvailabilityChanged, CartEvent, Channel, EngagementTouched, Event, EventType, Fulfillment,
+    IdentityLinked, LoyaltyEvent, OrderEvent, OrderLine, OrderPlaced, OrderStatus, Payload,
+    RefundLine, RefundRequested, TouchKind, WishlistEvent,
 };
 pub use order::EventKey;
 pub use outbound::{BackInStock, RejectedEvent, ViewChanged, notification_id};
-pub use queue::{CustomerEvent, CustomerPayload, Queue, QueueInput, StockEvent};
+pub use queue::{About, CustomerEvent, CustomerPayload, Queue, QueueInput, StockEvent};
 pub use rejection::{ReasonCode, Rejection};
 pub use validate::{MAX_BODY_BYTES, MAX_CLOCK_AHEAD_MS, parse_event};
 pub use view::CustomerView;

@@ -7,8 +7,8 @@
 //! the envelope's `customer_id` is no longer optional. Handlers never re-match a payload.
 
 use super::event::{
-    AvailabilityChanged, CartEvent, Channel, Event, EventType, IdentityLinked, LoyaltyEvent,
-    OrderEvent, Payload, RefundRequested, WishlistEvent,
+    AvailabilityChanged, CartEvent, Channel, EngagementTouched, Event, EventType, IdentityLinked,
+    LoyaltyEvent, OrderEvent, Payload, RefundRequested, WishlistEvent,
 };
 use super::order::EventKey;
 use super::rejection::{ReasonCode, Rejection};
@@ -24,10 +24,11 @@ pub enum Queue {
     Loyalty,
     Inventory,
     Identity,
+    Engagement,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 7] = [
+    pub const ALL: [Queue; 8] = [
         Queue::Cart,
         Queue::Wishlist,
         Queue::Order,
@@ -35,6 +36,7 @@ impl Queue {
         Queue::Loyalty,
         Queue::Inventory,
         Queue::Identity,
+        Queue::Engagement,
     ];
 
     /// The logical name, e.g. `cart-events`.
@@ -47,6 +49,7 @@ impl Queue {
             Queue::Loyalty => "loyalty-events",
             Queue::Inventory => "inventory-events",
             Queue::Identity => "identity-events",
+            Queue::Engagement => "engagement-events",
         }
     }
 }
@@ -71,6 +74,7 @@ impl EventType {
             EventType::LoyaltyPointsRedeemed | EventType::LoyaltyPointsAdjusted => Queue::Loyalty,
             EventType::InventoryAvailabilityChanged => Queue::Inventory,
             EventType::IdentityLinked => Queue::Identity,
+            EventType::EngagementTouched => Queue::Engagement,
         }
     }
 }
@@ -86,6 +90,24 @@ pub trait QueueInput: Sized + Send + Sync {
     /// Takes a validated event apart into this queue's input; an event of another queue's type
     /// is `unknown_type`.
     fn from_event(event: Event) -> Result<Self, Rejection>;
+
+    /// What the customer's timeline records of this event (§4, v1.1); `None` for an event
+    /// about no customer (`inventory.*`).
+    fn about(&self) -> Option<About<'_>>;
+}
+
+/// The facts of a customer event its timeline entry shows (contract §4, `timeline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About<'a> {
+    /// The id the event was sent under.
+    pub customer_id: &'a str,
+    pub key: &'a EventKey,
+    pub event_type: EventType,
+    pub channel: Channel,
+    pub store_id: Option<&'a str>,
+    /// What the event is about: a SKU, an order, refund, redemption or adjustment id, a guest
+    /// id; `None` for `cart.cleared` and a touch without a SKU.
+    pub reference: Option<&'a str>,
 }
 
 /// The refusal of an event sent to a queue that does not carry its type.
@@ -121,6 +143,106 @@ pub trait CustomerPayload: Sized + Send + Sync {
     const QUEUE: Queue;
     /// The payload, if it is this queue's.
     fn take(payload: Payload) -> Option<Self>;
+    fn event_type(&self) -> EventType;
+    /// The timeline's `ref` (§4): what the event is about.
+    fn reference(&self) -> Option<&str>;
+}
+
+impl CartEvent {
+    fn type_of(&self) -> EventType {
+        match self {
+            CartEvent::ItemAdded { .. } => EventType::CartItemAdded,
+            CartEvent::ItemQuantitySet { .. } => EventType::CartItemQuantitySet,
+            CartEvent::ItemRemoved { .. } => EventType::CartItemRemoved,
+            CartEvent::Cleared => EventType::CartCleared,
+        }
+    }
+
+    fn reference(&self) -> Option<&str> {
+        match self {
+            CartEvent::ItemAdded { sku, .. }
+            | CartEvent::ItemQuantitySet { sku, .. }
+            | CartEvent::ItemRemoved { sku } => Some(sku),
+            CartEvent::Cleared => None,
+        }
+    }
+}
+
+impl WishlistEvent {
+    fn type_of(&self) -> EventType {
+        match self {
+            WishlistEvent::ItemAdded { .. } => EventType::WishlistItemAdded,
+            WishlistEvent::ItemRemoved { .. } => EventType::WishlistItemRemoved,
+        }
+    }
+
+    fn reference(&self) -> Option<&str> {
+        match self {
+            WishlistEvent::ItemAdded { sku, .. } | WishlistEvent::ItemRemoved { sku } => Some(sku),
+        }
+    }
+}
+
+impl OrderEvent {
+    fn type_of(&self) -> EventType {
+        match self {
+            OrderEvent::Placed(_) => EventType::OrderPlaced,
+            OrderEvent::StatusChanged { .. } => EventType::OrderStatusChanged,
+        }
+    }
+
+    fn reference(&self) -> Option<&str> {
+        match self {
+            OrderEvent::Placed(placed) => Some(&placed.order_id),
+            OrderEvent::StatusChanged { order_id, .. } => Some(order_id),
+        }
+    }
+}
+
+impl RefundRequested {
+    fn type_of(&self) -> EventType {
+        EventType::RefundRequested
+    }
+
+    fn reference(&self) -> Option<&str> {
+        Some(&self.refund_id)
+    }
+}
+
+impl LoyaltyEvent {
+    fn type_of(&self) -> EventType {
+        match self {
+            LoyaltyEvent::PointsRedeemed { .. } => EventType::LoyaltyPointsRedeemed,
+            LoyaltyEvent::PointsAdjusted { .. } => EventType::LoyaltyPointsAdjusted,
+        }
+    }
+
+    fn reference(&self) -> Option<&str> {
+        match self {
+            LoyaltyEvent::PointsRedeemed { redemption_id, .. } => Some(redemption_id),
+            LoyaltyEvent::PointsAdjusted { adjustment_id, .. } => Some(adjustment_id),
+        }
+    }
+}
+
+impl IdentityLinked {
+    fn type_of(&self) -> EventType {
+        EventType::IdentityLinked
+    }
+
+    fn reference(&self) -> Option<&str> {
+        Some(&self.anonymous_id)
+    }
+}
+
+impl EngagementTouched {
+    fn type_of(&self) -> EventType {
+        EventType::EngagementTouched
+    }
+
+    fn reference(&self) -> Option<&str> {
+        self.sku.as_deref()
+    }
 }
 
 macro_rules! customer_payload {
@@ -133,6 +255,12 @@ macro_rules! customer_payload {
                     _ => None,
                 }
             }
+            fn event_type(&self) -> EventType {
+                <$payload>::type_of(self)
+            }
+            fn reference(&self) -> Option<&str> {
+                <$payload>::reference(self)
+            }
         }
     )*};
 }
@@ -144,6 +272,7 @@ customer_payload! {
     RefundRequested => Refund, Refund;
     LoyaltyEvent => Loyalty, Loyalty;
     IdentityLinked => Identity, Identity;
+    EngagementTouched => Engagement, Engagement;
 }
 
 impl<P: CustomerPayload> QueueInput for CustomerEvent<P> {
@@ -170,6 +299,17 @@ impl<P: CustomerPayload> QueueInput for CustomerEvent<P> {
             channel: event.channel,
             store_id: event.store_id,
             payload,
+        })
+    }
+
+    fn about(&self) -> Option<About<'_>> {
+        Some(About {
+            customer_id: &self.customer_id,
+            key: &self.key,
+            event_type: self.payload.event_type(),
+            channel: self.channel,
+            store_id: self.store_id.as_deref(),
+            reference: self.payload.reference(),
         })
     }
 }
@@ -201,6 +341,10 @@ impl QueueInput for StockEvent {
             }),
             _ => Err(wrong_queue(event_type)),
         }
+    }
+
+    fn about(&self) -> Option<About<'_>> {
+        None
     }
 }
 

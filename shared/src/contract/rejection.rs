@@ -75,6 +75,10 @@ impl fmt::Display for ReasonCode {
 pub struct Rejection {
     pub reason: ReasonCode,
     pub detail: String,
+    /// Whether the rejection is a decision recorded in the customer's view (a rejected refund,
+    /// redemption or adjustment): such an event is in the customer's timeline (contract §4),
+    /// unlike one refused for what it is.
+    pub decided: bool,
 }
 
 impl Rejection {
@@ -82,6 +86,15 @@ impl Rejection {
         Rejection {
             reason,
             detail: detail.into(),
+            decided: false,
+        }
+    }
+
+    /// The rejection of an order-dependent decision, recorded in the customer's view.
+    pub fn decided(reason: ReasonCode, detail: impl Into<String>) -> Self {
+        Rejection {
+            decided: true,
+            ..Rejection::new(reason, detail)
         }
     }
 }

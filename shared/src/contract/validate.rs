@@ -44,6 +44,7 @@ const MAX_POINTS: i64 = 1_000_000;
 const MAX_AVAILABLE_QUANTITY: i64 = 1_000_000;
 const MAX_SIZE_CHARS: usize = 16;
 const MAX_REASON_CHARS: usize = 256;
+const MAX_SOURCE_CHARS: usize = 64;
 
 /// How far ahead of the message's send time an `occurred_at` may be (§1, v1.1): 5 minutes.
 pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
@@ -251,6 +252,29 @@ fn parse_payload(
                 return Err(p.invalid("anonymous_id", "must differ from `customer_id`"));
             }
             Payload::Identity(IdentityLinked { anonymous_id })
+        }
+        EventType::EngagementTouched => {
+            p.deny_unknown(&["kind", "source", "sku"])?;
+            let kind_name = p.required_str("kind")?;
+            let kind = TouchKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind_name)
+                .ok_or_else(|| p.invalid("kind", "must be one of session, contact"))?;
+            let source = p.optional_id("source", IdRule::Id)?;
+            if source
+                .as_ref()
+                .is_some_and(|source| source.len() > MAX_SOURCE_CHARS)
+            {
+                return Err(p.invalid(
+                    "source",
+                    &format!("must be 1–{MAX_SOURCE_CHARS} characters of [A-Za-z0-9._:-]"),
+                ));
+            }
+            Payload::Engagement(EngagementTouched {
+                kind,
+                source,
+                sku: p.optional_id("sku", IdRule::Id)?,
+            })
         }
     })
 }

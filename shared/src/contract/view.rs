@@ -23,6 +23,35 @@ pub struct CustomerView {
     pub redemptions: Vec<RedemptionView>,
     /// How many of each there are in all.
     pub counts: Counts,
+    /// The 20 latest events of the customer, newest first (v1.1).
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// One event of the timeline (contract §4, v1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub channel: Channel,
+    pub store_id: Option<String>,
+    /// The UTC instant, `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub occurred_at: String,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+}
+
+/// An order's first and last touch (contract §4, v1.1); `null` when no touch counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributionView {
+    pub first_touch: Option<TouchView>,
+    pub last_touch: Option<TouchView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TouchView {
+    pub channel: Channel,
+    pub source: Option<String>,
 }
 
 /// The totals behind the bounded histories of the view.
@@ -48,6 +77,7 @@ pub struct OrderView {
     pub total_minor: u64,
     pub refunded_minor: u64,
     pub lines: Vec<OrderLineView>,
+    pub attribution: AttributionView,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

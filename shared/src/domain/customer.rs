@@ -7,11 +7,14 @@
 //! refunds and loyalty stay with the id they were sent under. The store reads the partitions;
 //! [`CustomerState::assemble`] applies the rule, with no I/O.
 
+use super::attribution::Touch;
 use super::cart::Cart;
 use super::loyalty::{DebitDecision, LedgerEntry};
 use super::order::Order;
 use super::refund::RefundDecision;
+use super::report::{Reported, reported_now};
 use super::shopping::{IdOps, Purchase, Shopping, shopping};
+use super::timeline::{Entry, IdTimeline, timeline};
 use super::wishlist::Wishlist;
 use crate::contract::EventKey;
 
@@ -26,9 +29,33 @@ pub struct IdState {
     pub linked_to: Option<(String, EventKey)>,
     /// Guest ids this id was linked with (not yet verified on the guest side).
     pub guests: Vec<String>,
+    /// The events recorded for its timeline, per strand.
+    pub timeline: IdTimeline,
+    /// Its touches (those still kept, see `store/touches.rs`).
+    pub touches: Vec<Touch>,
+    /// The stores it was touched in.
+    pub stores: Vec<String>,
 }
 
 impl IdState {
+    /// The stores that count as this id's own (contract §3, Inventory, nearby stores): where it
+    /// picked up an order, bought in store, or was touched.
+    pub fn own_stores(&self) -> impl Iterator<Item = &str> {
+        self.orders
+            .iter()
+            .flat_map(|order| {
+                let bought_in = (order.fulfillment == crate::contract::Fulfillment::InStore)
+                    .then_some(order.store_id.as_deref())
+                    .flatten();
+                order
+                    .pickup_store_id
+                    .as_deref()
+                    .into_iter()
+                    .chain(bought_in)
+            })
+            .chain(self.stores.iter().map(String::as_str))
+    }
+
     /// Adds an order: it is also a purchase op on the cart and the wishlist.
     pub fn add_order(&mut self, order: Order) {
         self.ops.purchases.push(Purchase {
@@ -84,6 +111,15 @@ pub struct CustomerState {
     pub linked_to: Option<String>,
     /// The guest ids whose ops are folded into this customer's cart and wishlist.
     pub linked_guests: Vec<String>,
+    /// Its timeline: the 20 latest events, newest first (`domain::timeline`).
+    pub timeline: Vec<Entry>,
+    /// The touches that count for its orders' attribution: its own and its linked guests'.
+    pub touches: Vec<Touch>,
+    /// Its stores and its linked guests' (contract §3, nearby stores), sorted.
+    pub stores: std::collections::BTreeSet<String>,
+    /// The report records of its orders, by order id, as read (empty when not read: the
+    /// attribution is then computed from the touches alone).
+    pub reported: std::collections::BTreeMap<String, Reported>,
 }
 
 impl CustomerState {
@@ -103,6 +139,18 @@ impl CustomerState {
             Some(_) => Shopping::default(),
             None => shopping(&own.ops, &guests.iter().map(|g| &g.ops).collect::<Vec<_>>()),
         };
+        let timeline = timeline(
+            &own.timeline,
+            own.linked_to.is_some(),
+            &guests.iter().map(|g| &g.timeline).collect::<Vec<_>>(),
+        );
+        let stores = own
+            .own_stores()
+            .chain(guests.iter().flat_map(IdState::own_stores))
+            .map(str::to_owned)
+            .collect();
+        let mut touches = own.touches;
+        touches.extend(guests.into_iter().flat_map(|g| g.touches));
         let mut orders = own.orders;
         orders.sort_by(|a, b| a.order_id.cmp(&b.order_id));
         let mut refunds = own.refunds;
@@ -115,7 +163,31 @@ impl CustomerState {
             loyalty: own.loyalty,
             linked_to: own.linked_to.map(|(to, _)| to),
             linked_guests,
+            timeline,
+            touches,
+            stores,
+            reported: Default::default(),
         }
+    }
+
+    /// Each order's report record as it is now: the stored one (if read) joined with what the
+    /// touches give (`domain::report::reported_now`), by order id.
+    pub fn reported_now(&self) -> std::collections::BTreeMap<String, Reported> {
+        self.orders
+            .iter()
+            .map(|order| {
+                let stored = self.reported.get(&order.order_id);
+                (
+                    order.order_id.clone(),
+                    reported_now(order, stored, &self.touches),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether a store is one of this customer's stores.
+    pub fn is_their_store(&self, store_id: &str) -> bool {
+        self.stores.contains(store_id)
     }
 }
 

@@ -4,6 +4,7 @@
 //! exactly one place and is tested exhaustively (property tests next to each fold). The store
 //! reads and writes what these modules compute; it decides nothing.
 
+pub mod attribution;
 pub mod availability;
 pub mod cart;
 pub mod customer;
@@ -11,5 +12,7 @@ pub mod loyalty;
 pub mod order;
 pub mod projection;
 pub mod refund;
+pub mod report;
 pub mod shopping;
+pub mod timeline;
 pub mod wishlist;

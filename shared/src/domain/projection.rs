@@ -2,10 +2,13 @@
 //! so every channel, the operator's command and the tests see the same document for the same
 //! state.
 
+use super::attribution::Touched;
 use super::customer::CustomerState;
+use super::timeline::Entry;
 use crate::contract::EventKey;
 use crate::contract::view::{
-    Counts, CustomerView, LoyaltyView, OrderLineView, OrderView, RedemptionView, RefundView,
+    AttributionView, Counts, CustomerView, LoyaltyView, OrderLineView, OrderView, RedemptionView,
+    RefundView, TimelineEvent, TouchView,
 };
 
 /// How many orders, refunds and redemptions a view shows (the latest ones; `counts` has the
@@ -29,8 +32,34 @@ fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.sssZ`, the timeline's form of an instant.
+pub fn utc_instant(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .map(|instant| instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+fn timeline_event(entry: &Entry) -> TimelineEvent {
+    TimelineEvent {
+        event_id: entry.key.event_id.clone(),
+        event_type: entry.event_type.as_str().to_owned(),
+        channel: entry.channel,
+        store_id: entry.store_id.clone(),
+        occurred_at: utc_instant(entry.key.at_ms),
+        reference: entry.reference.clone(),
+    }
+}
+
+fn touch_view(touched: &Option<Touched>) -> Option<TouchView> {
+    touched.as_ref().map(|t| TouchView {
+        channel: t.channel,
+        source: t.source.clone(),
+    })
+}
+
 /// Projects a customer's state at `version`.
 pub fn project(state: &CustomerState, version: u64) -> CustomerView {
+    let reported = state.reported_now();
     let mut orders: Vec<OrderView> = latest(&state.orders, |o| Some(&o.placed), |o| &o.order_id)
         .into_iter()
         .map(|order| {
@@ -54,6 +83,13 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
                 total_minor: order.total_minor,
                 refunded_minor: order.refunded_minor(),
                 lines,
+                attribution: reported
+                    .get(&order.order_id)
+                    .map(|r| AttributionView {
+                        first_touch: touch_view(&r.attribution.first),
+                        last_touch: touch_view(&r.attribution.last),
+                    })
+                    .unwrap_or_default(),
             }
         })
         .collect();
@@ -100,6 +136,7 @@ pub fn project(state: &CustomerState, version: u64) -> CustomerView {
             refunds: count(state.refunds.len()),
             redemptions: count(state.loyalty.redemptions.len()),
         },
+        timeline: state.timeline.iter().map(timeline_event).collect(),
     }
 }
 
@@ -122,7 +159,7 @@ mod tests {
                 "type": "customer.view_changed", "customer_id": "c-1", "version": 3,
                 "view": {"customer_id": "c-1", "version": 3, "cart": [], "wishlist": [], "loyalty": {"balance": 0},
                          "orders": [], "refunds": [], "redemptions": [],
-                         "counts": {"orders": 0, "refunds": 0, "redemptions": 0}}
+                         "counts": {"orders": 0, "refunds": 0, "redemptions": 0}, "timeline": []}
             })
         );
     }

@@ -53,6 +53,10 @@ fn valid_bodies() -> Vec<Value> {
         ),
         inventory,
         envelope("identity.linked", json!({"anonymous_id": "guest-7"})),
+        envelope(
+            "engagement.touched",
+            json!({"kind": "session", "source": "instagram", "sku": "A"}),
+        ),
     ]
 }
 
@@ -549,6 +553,44 @@ fn inventory_events_must_not_name_a_customer() {
 }
 
 #[test]
+fn a_touch_takes_a_kind_and_an_optional_source_of_at_most_64_id_characters() {
+    let mut body = valid_bodies().pop().unwrap();
+    let touch = parse(&body).unwrap();
+    assert_eq!(
+        touch.payload,
+        Payload::Engagement(EngagementTouched {
+            kind: TouchKind::Session,
+            source: Some("instagram".into()),
+            sku: Some("A".into()),
+        })
+    );
+    body["payload"]["source"] = json!("e".repeat(64));
+    assert!(parse(&body).is_ok());
+    for (field, value) in [
+        ("source", json!("e".repeat(65))),
+        ("source", json!("spring sale")),
+        ("source", json!("")),
+        ("kind", json!("visit")),
+        ("sku", json!(7)),
+    ] {
+        let mut bad = valid_bodies().pop().unwrap();
+        bad["payload"][field] = value;
+        let rejection = parse(&bad).unwrap_err();
+        assert_eq!(rejection.reason, ReasonCode::InvalidField, "{field}");
+        assert!(rejection.detail.contains(field), "{}", rejection.detail);
+    }
+    body["payload"] = json!({"kind": "contact", "source": null});
+    assert_eq!(
+        parse(&body).unwrap().payload,
+        Payload::Engagement(EngagementTouched {
+            kind: TouchKind::Contact,
+            source: None,
+            sku: None,
+        })
+    );
+}
+
+#[test]
 fn iso_currency_list_is_sorted_for_binary_search() {
     assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
     assert!(is_iso_4217("EUR") && is_iso_4217("USD") && !is_iso_4217("eur") && !is_iso_4217("XXX"));
@@ -636,6 +678,9 @@ fn body_of(event: &Event) -> Value {
             "available_quantity": report.available_quantity,
         }),
         Payload::Identity(link) => json!({"anonymous_id": link.anonymous_id}),
+        Payload::Engagement(touch) => {
+            json!({"kind": touch.kind.as_str(), "source": touch.source, "sku": touch.sku})
+        }
     };
     json!({
         "event_id": event.event_id(), "type": event.event_type().as_str(), "schema_version": 1,
