@@ -61,6 +61,7 @@ pub fn sqs_function<H: EventHandler>(
         ),
         config.channel_senders.clone(),
     )
+    .with_timeline(config.state_table(clients))
 }
 
 /// Sets up logging, reads the environment, builds the clients and the function once, and serves

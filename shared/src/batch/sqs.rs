@@ -22,9 +22,12 @@ use super::Deadline;
 use crate::clock::now_ms;
 use crate::config::ChannelAuthorization;
 use crate::contract::{EventType, QueueInput, ReasonCode, RejectedEvent, Rejection, parse_event};
+use crate::domain::timeline::{Entry, Strand};
 use crate::queue::RejectedEvents;
+use crate::store::Table;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
+use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::future::Future;
 
@@ -154,6 +157,8 @@ pub struct SqsBatchProcessor<H> {
     handler: H,
     rejected: RejectedEvents,
     senders: ChannelAuthorization,
+    /// Where the customers' timelines are recorded (`None`: not recorded, in unit tests).
+    timeline: Option<Table>,
 }
 
 /// How one record ended.
@@ -203,7 +208,16 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
             handler,
             rejected,
             senders,
+            timeline: None,
         }
+    }
+
+    /// Records every event that ends applied (or decided) in its customer's timeline, in
+    /// `table` (contract §4, `timeline`): the batch layer does it for every function, so no
+    /// handler can forget it.
+    pub fn with_timeline(mut self, table: Table) -> Self {
+        self.timeline = Some(table);
+        self
     }
 
     /// Processes a whole batch; the response lists exactly the records SQS must deliver again.
@@ -245,10 +259,19 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
                 reason: Some(rejection.reason),
             });
         }
+        let applied: Vec<Option<Result<Applied, ApplyError>>> = applied
+            .into_iter()
+            .map(|result| result.map(|r| r.map_err(ApplyError::classified)))
+            .collect();
+        let recorded = self.record_timelines(&admitted, &applied, deadline).await;
         let mut rejected_by_handler = Vec::new();
-        for ((i, fields), result) in admitted_fields.iter().zip(applied) {
+        for (((i, fields), result), recorded) in admitted_fields.iter().zip(applied).zip(recorded) {
             let event_type = Some(fields.event_type);
-            let outcome = match result.map(|r| r.map_err(ApplyError::classified)) {
+            let result = match (result, recorded) {
+                (Some(_), Err(error)) => Some(Err(ApplyError::Transient(error))),
+                (result, _) => result,
+            };
+            let outcome = match result {
                 Some(Ok(applied)) => {
                     fields.info(match applied {
                         Applied::Changed => "applied",
@@ -324,6 +347,67 @@ impl<H: EventHandler> SqsBatchProcessor<H> {
         metrics.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         metrics.emit();
         response
+    }
+
+    /// Records the events whose timeline entry is due (applied, found applied, or a decided
+    /// rejection) with one write per id and strand; per admitted event, `Err` when its entry
+    /// could not be written (the record is then delivered again: applying it again changes
+    /// nothing, and recording it again writes the same entry).
+    async fn record_timelines(
+        &self,
+        admitted: &[Admitted<'_, H::Input>],
+        applied: &[Option<Result<Applied, ApplyError>>],
+        deadline: Deadline,
+    ) -> Vec<Result<(), BoxError>> {
+        let mut recorded: Vec<Result<(), BoxError>> = admitted.iter().map(|_| Ok(())).collect();
+        let Some(table) = &self.timeline else {
+            return recorded;
+        };
+        let mut groups: BTreeMap<(String, Strand), (Vec<usize>, Vec<Entry>)> = BTreeMap::new();
+        for (j, (event, result)) in admitted.iter().zip(applied).enumerate() {
+            let due = match result {
+                Some(Ok(Applied::Changed | Applied::Unchanged)) => true,
+                Some(Err(ApplyError::Rejected(rejection))) => rejection.decided,
+                _ => false,
+            };
+            let Some(about) = event.event.about().filter(|_| due) else {
+                continue;
+            };
+            let Some(strand) = Strand::of(about.event_type) else {
+                continue;
+            };
+            let group = groups
+                .entry((about.customer_id.to_owned(), strand))
+                .or_default();
+            group.0.push(j);
+            group.1.push(Entry {
+                key: about.key.clone(),
+                event_type: about.event_type,
+                channel: about.channel,
+                store_id: about.store_id.map(str::to_owned),
+                reference: about.reference.map(str::to_owned),
+            });
+        }
+        let writes = futures::stream::iter(groups)
+            .map(|((id, strand), (members, entries))| async move {
+                let written = deadline
+                    .run(table.record_timeline(&id, strand, &entries))
+                    .await;
+                (members, written)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        for (members, written) in writes {
+            for j in members {
+                recorded[j] = match &written {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(error)) => Err(format!("timeline not recorded: {error}").into()),
+                    None => Err("timeline not recorded before the invocation's deadline".into()),
+                };
+            }
+        }
+        recorded
     }
 
     /// Everything that decides, before any state is touched, whether a record is an event this

@@ -150,6 +150,11 @@ fn add_item(
             }
         }
         CustomerItem::Guest(guest_id) => state.guests.push(guest_id),
+        CustomerItem::Timeline(strand) => {
+            super::timeline::add_strand(&mut state.timeline, strand, &item);
+        }
+        CustomerItem::TouchDay(_) => state.touches.extend(super::touches::day_touches(&item)),
+        CustomerItem::Stores => state.stores.extend(super::touches::stores_of(&item)),
     }
     Ok(())
 }

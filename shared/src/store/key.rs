@@ -5,12 +5,14 @@
 //! so it is a safe separator, and parsing a key is the exact inverse of building it.
 
 use crate::contract::{AvailabilityChanged, EventKey};
+use crate::domain::timeline::Strand;
 
 const CUSTOMER: &str = "CUSTOMER#";
 const ORDER: &str = "ORDER#";
 const VIEW: &str = "VIEW#";
 const STOCK: &str = "STOCK#";
 const NOTIFIED: &str = "NOTIFIED#";
+const REPORT: &str = "REPORT#";
 /// The start of every customer (or guest) partition key.
 pub const CUSTOMER_PREFIX: &str = CUSTOMER;
 /// The start of every order item's sort key in a customer partition.
@@ -61,6 +63,8 @@ pub enum Partition {
     Stock(String),
     /// Who was notified of one restock.
     Notified(String),
+    /// The channel report's counters of one UTC day (`YYYY-MM-DD`).
+    Report(String),
 }
 
 impl Partition {
@@ -71,6 +75,7 @@ impl Partition {
             Partition::ViewVersion(id) => format!("{VIEW}{id}"),
             Partition::Stock(triple) => format!("{STOCK}{triple}"),
             Partition::Notified(event_id) => format!("{NOTIFIED}{event_id}"),
+            Partition::Report(day) => format!("{REPORT}{day}"),
         }
     }
 
@@ -83,6 +88,7 @@ impl Partition {
             VIEW => Partition::ViewVersion(rest),
             STOCK => Partition::Stock(rest),
             NOTIFIED => Partition::Notified(rest),
+            REPORT => Partition::Report(rest),
             _ => return None,
         })
     }
@@ -124,6 +130,27 @@ pub fn notified_pk(restock_event_id: &str) -> String {
     Partition::Notified(restock_event_id.to_owned()).pk()
 }
 
+/// One of the items a day's report counters are split over (`REPORT#<day>` / `SHARD#<n>`).
+pub fn report_key(day: &str, shard: u32) -> (String, String) {
+    (
+        Partition::Report(day.to_owned()).pk(),
+        format!("SHARD#{shard}"),
+    )
+}
+
+const REPORTED: &str = "REPORTED#";
+
+/// In a customer's view-version partition (`VIEW#<id>`): what one of its orders contributes to
+/// the report (outside the customer partition, so writing it is no view change).
+pub fn reported_sk(order_id: &str) -> String {
+    format!("{REPORTED}{order_id}")
+}
+
+/// The prefix of every [`reported_sk`].
+pub fn reported_prefix() -> &'static str {
+    REPORTED
+}
+
 /// The wishlist index's partition key for a SKU.
 pub fn wish_index_pk(sku: &str) -> String {
     format!("{WISH_SKU}{sku}")
@@ -154,6 +181,13 @@ pub enum CustomerItem {
     LinkedTo,
     /// `IDENTITY#GUEST#<guest_id>`: in a customer's partition, a guest id linked to it.
     Guest(String),
+    /// `TIMELINE#FOLLOWS`, `TIMELINE#OWN`, `TIMELINE#IDENTITY`: the id's latest events of one
+    /// strand (see `crate::domain::timeline`).
+    Timeline(Strand),
+    /// `TOUCH#<YYYY-MM-DD>`: the id's touches of one UTC day.
+    TouchDay(String),
+    /// `STORES`: the stores the id was touched in.
+    Stores,
 }
 
 const CART_LINE: &str = "CART#LINE#";
@@ -166,11 +200,16 @@ const REDEMPTION: &str = "LOYALTY#REDEMPTION#";
 const ADJUSTMENT: &str = "LOYALTY#ADJUSTMENT#";
 const LINKED_TO: &str = "IDENTITY#LINKED_TO";
 const GUEST: &str = "IDENTITY#GUEST#";
+const TIMELINE_FOLLOWS: &str = "TIMELINE#FOLLOWS";
+const TIMELINE_OWN: &str = "TIMELINE#OWN";
+const TIMELINE_IDENTITY: &str = "TIMELINE#IDENTITY";
+const TOUCH_DAY: &str = "TOUCH#";
+const STORES: &str = "STORES";
 
 /// `(prefix, constructor)` of every item with an id in its sort key (no prefix is a prefix of
 /// another, so the first match is the only one).
 type WithId = (&'static str, fn(String) -> CustomerItem);
-const WITH_ID: [WithId; 8] = [
+const WITH_ID: [WithId; 9] = [
     (CART_LINE, CustomerItem::CartLine),
     (WISH, CustomerItem::Wish),
     (ORDER, CustomerItem::Order),
@@ -179,6 +218,7 @@ const WITH_ID: [WithId; 8] = [
     (REDEMPTION, CustomerItem::Redemption),
     (ADJUSTMENT, CustomerItem::Adjustment),
     (GUEST, CustomerItem::Guest),
+    (TOUCH_DAY, CustomerItem::TouchDay),
 ];
 
 impl CustomerItem {
@@ -187,6 +227,11 @@ impl CustomerItem {
             CustomerItem::CartClear => return CART_CLEAR.to_owned(),
             CustomerItem::Balance => return BALANCE.to_owned(),
             CustomerItem::LinkedTo => return LINKED_TO.to_owned(),
+            CustomerItem::Stores => return STORES.to_owned(),
+            CustomerItem::Timeline(Strand::Follows) => return TIMELINE_FOLLOWS.to_owned(),
+            CustomerItem::Timeline(Strand::Own) => return TIMELINE_OWN.to_owned(),
+            CustomerItem::Timeline(Strand::Identity) => return TIMELINE_IDENTITY.to_owned(),
+            CustomerItem::TouchDay(day) => (TOUCH_DAY, day),
             CustomerItem::CartLine(sku) => (CART_LINE, sku),
             CustomerItem::Wish(sku) => (WISH, sku),
             CustomerItem::Order(id) => (ORDER, id),
@@ -205,6 +250,10 @@ impl CustomerItem {
             CART_CLEAR => Some(CustomerItem::CartClear),
             BALANCE => Some(CustomerItem::Balance),
             LINKED_TO => Some(CustomerItem::LinkedTo),
+            STORES => Some(CustomerItem::Stores),
+            TIMELINE_FOLLOWS => Some(CustomerItem::Timeline(Strand::Follows)),
+            TIMELINE_OWN => Some(CustomerItem::Timeline(Strand::Own)),
+            TIMELINE_IDENTITY => Some(CustomerItem::Timeline(Strand::Identity)),
             _ => WITH_ID.iter().find_map(|(prefix, make)| {
                 sk.strip_prefix(prefix)
                     .filter(|id| !id.is_empty())
@@ -232,6 +281,11 @@ mod tests {
             CustomerItem::Adjustment("a-1".into()),
             CustomerItem::LinkedTo,
             CustomerItem::Guest("g-1".into()),
+            CustomerItem::Timeline(Strand::Follows),
+            CustomerItem::Timeline(Strand::Own),
+            CustomerItem::Timeline(Strand::Identity),
+            CustomerItem::TouchDay("2026-03-01".into()),
+            CustomerItem::Stores,
         ];
         for item in items {
             assert_eq!(
@@ -266,6 +320,7 @@ mod tests {
             Partition::ViewVersion("c-1".into()),
             Partition::Stock(r#"["A",null,null]"#.into()),
             Partition::Notified("inv-1".into()),
+            Partition::Report("2026-03-01".into()),
         ];
         for partition in partitions {
             assert_eq!(Partition::parse(&partition.pk()), Some(partition.clone()));

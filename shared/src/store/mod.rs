@@ -33,6 +33,11 @@
 //! | event waiting for its order | `ORDER#<order_id>` | `WAITING#<event order>` | `queue`, `order_id`, `key`, `body`, `sender_id`, `first_sent_ms`, `wait_until_ms`, `gsi2pk` = `WAITING`, `gsi2sk` = `<wait end>#<order_id>#<event_id>` (the sparse `waiting-by-deadline` index), `expires_at` (TTL) |
 //! | guest → customer | `CUSTOMER#<guest_id>` | `IDENTITY#LINKED_TO` | `rev`, `customer_id`, `t`, `e` |
 //! | customer → guest | `CUSTOMER#<id>` | `IDENTITY#GUEST#<guest_id>` | `rev`, `t`, `e` |
+//! | timeline strand | `CUSTOMER#<id>` | `TIMELINE#FOLLOWS` / `TIMELINE#OWN` / `TIMELINE#IDENTITY` | one `e:<t>:<event id>` = `{y, c, s, r}` per event, the latest 20 to 30 (see `timeline.rs`) |
+//! | touches of a day | `CUSTOMER#<id>` | `TOUCH#<YYYY-MM-DD>` | one `t:<t>:<event id>` = `{c, k, src, st, sku}` per touch, `expires_at` (TTL, 90 days after the day; see `touches.rs`) |
+//! | stores touched in | `CUSTOMER#<id>` | `STORES` | `stores` (string set) |
+//! | order's report record | `VIEW#<id>` | `REPORTED#<order_id>` | `rev`, `attribution` `{first, last}`, `contribution` (see `report.rs`) |
+//! | report counters | `REPORT#<YYYY-MM-DD>` | `SHARD#<0–7>` | one number per counter: `s:<channel>`, `c:<channel>`, `n:<po\|ft\|lt>:<channel or unattributed>`, `m:…:<currency>` |
 //!
 //! (`t` = `occurred_at` in UTC ms, `e` = event id, `q` = quantity set, `d` = +added / −purchased.)
 //!
@@ -71,9 +76,12 @@ mod loyalty;
 mod notifications;
 mod orders;
 mod refunds;
+mod report;
 mod scan;
 pub mod stream;
 pub mod stream_range;
+mod timeline;
+mod touches;
 mod view;
 mod waiting;
 mod wishlist;
@@ -88,7 +96,9 @@ pub use notifications::{
 };
 pub use orders::{Placement, StatusUpdate};
 pub use refunds::RefundContext;
+pub use report::{ReportChange, ReportCommit, StoredReported};
 pub use scan::{CustomersPage, ScanPosition};
+pub use touches::{TOUCH_RETENTION_DAYS, report_shard};
 pub use waiting::WaitingEvent;
 pub use write::{
     Cancelled, Commit, MAX_ATTEMPTS, StoreError, Table, WriteOutcome, cancellation, is_lost_race,
