@@ -4,6 +4,7 @@
 //! omnisync view <customer_id> [--table NAME]
 //! omnisync redrive <dlq> [--to QUEUE] [--limit N]
 //! omnisync reconcile [--views] [--prefix PREFIX]
+//! omnisync report --from YYYY-MM-DD --to YYYY-MM-DD [--table NAME]
 //! ```
 //!
 //! - `view` prints the customer's view (contract §4) at its current version. The table is
@@ -14,6 +15,9 @@
 //! - `reconcile` starts a sweep: every customer with an order gets the ledger entries its orders
 //!   and refunds imply (or, with `--views`, every customer's view is published again), by a
 //!   message on the function's failure queue (`omnisync::batch::recovery`).
+//! - `report` prints the channel report (contract §4) of a range of UTC days, inclusive, from
+//!   the day counters the functions keep (`omnisync::domain::report`): a few reads per day,
+//!   never a scan.
 //!
 //! Everything goes to whatever endpoint the standard AWS configuration points at
 //! (`AWS_ENDPOINT_URL` for a local stack, a profile or role for AWS). A queue is named by URL or
@@ -53,6 +57,18 @@ enum Command {
         /// At most this many messages.
         #[arg(long, default_value_t = 100_000)]
         limit: usize,
+    },
+    /// Print the channel report (contract §4) of a range of UTC days, inclusive.
+    Report {
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// The state table.
+        #[arg(long, env = "OMNISYNC_TABLE", default_value = "omnisync-state")]
+        table: String,
     },
     /// Start a sweep that repairs the ledger (or republishes the views) of every customer.
     Reconcile {
@@ -101,6 +117,14 @@ async fn run(command: Command) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             serde_json::to_string_pretty(&view).map_err(|e| e.to_string())
+        }
+        Command::Report { from, to, table } => {
+            let report = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table)
+                .channel_report(&from, &to)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
         }
         Command::Redrive { dlq, to, limit } => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);

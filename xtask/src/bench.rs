@@ -276,6 +276,24 @@ pub fn operation_name(request: &aws_smithy_runtime_api::http::Request) -> &str {
         .unwrap_or("?")
 }
 
+/// How [`RequestCounter`] names the `UpdateItem`s that record a timeline (the batch layer's, one
+/// per customer and batch), so a count tells them from the function's own writes.
+pub const TIMELINE_SUFFIX: &str = " timeline";
+
+/// Whether a request's item is a timeline strand (`sk` `TIMELINE#…`).
+fn writes_timeline(request: &aws_smithy_runtime_api::http::Request) -> bool {
+    request
+        .body()
+        .bytes()
+        .and_then(|body| serde_json::from_slice::<Value>(body).ok())
+        .and_then(|body| {
+            body["Key"]["sk"]["S"]
+                .as_str()
+                .map(|sk| sk.starts_with("TIMELINE#"))
+        })
+        .unwrap_or(false)
+}
+
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
@@ -287,7 +305,10 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = operation_name(context.request()).to_owned();
+        let mut operation = operation_name(context.request()).to_owned();
+        if operation == "UpdateItem" && writes_timeline(context.request()) {
+            operation.push_str(TIMELINE_SUFFIX);
+        }
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry(operation).or_default() += 1;
         }
@@ -372,6 +393,7 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
         function("RefundProcessorFunction")?,
         function("LoyaltyLedgerFunction")?,
     );
+    let engagement = function("EngagementSyncFunction")?;
     let placed = |id: &str, customer: &str| {
         event(
             &format!("placed-{id}"),
@@ -524,6 +546,19 @@ pub async fn requests_per_event(stack: &LocalStack) -> Result<Vec<Requests>> {
             )],
         },
         Case {
+            what: "engagement.touched",
+            function: &engagement,
+            queue: "engagement-events",
+            before: vec![],
+            events: vec![event(
+                "touch-1",
+                2_000,
+                "c-touch",
+                "engagement.touched",
+                json!({"kind": "session", "source": "instagram", "sku": "SNK-RUN-44"}),
+            )],
+        },
+        Case {
             what: "refund.requested",
             function: &refunds,
             queue: "refund-events",
@@ -614,6 +649,7 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("WishlistSyncFunction", "wishlist-sync/sqs-valid.json"),
     ("OrderSyncFunction", "order-sync/sqs-valid.json"),
     ("IdentitySyncFunction", "identity-sync/sqs-valid.json"),
+    ("EngagementSyncFunction", "engagement-sync/sqs-valid.json"),
     ("RefundProcessorFunction", "refund-processor/sqs-valid.json"),
     ("LoyaltyLedgerFunction", "loyalty-ledger/sqs-valid.json"),
     ("ViewFanoutFunction", "view-fanout/dynamodb-stream.json"),

@@ -63,6 +63,7 @@ pub fn build(
         "WishlistSyncFunction" => timed(wishlist_sync::function(clients, config)?, spec),
         "OrderSyncFunction" => timed(order_sync::function(clients, config)?, spec),
         "IdentitySyncFunction" => timed(identity_sync::function(clients, config)?, spec),
+        "EngagementSyncFunction" => timed(engagement_sync::function(clients, config)?, spec),
         "RefundProcessorFunction" => timed(refund_processor::function(clients, config)?, spec),
         "LoyaltyLedgerFunction" => timed(loyalty_ledger::function(clients, config)?, spec),
         "ViewFanoutFunction" => timed(view_fanout::function(clients, config)?, spec),

@@ -550,6 +550,12 @@ struct Story {
     expected_rejections: serde_json::Map<String, Value>,
     /// `{customer_id, sku, size, store_id}` of every back-in-stock notification.
     expected_notifications: Vec<Value>,
+    /// Customer id → the event ids of its view's timeline, newest first.
+    expected_timelines: serde_json::Map<String, Value>,
+    /// Order id → its view's `attribution`.
+    expected_attribution: serde_json::Map<String, Value>,
+    /// `omnisync report` over the story's days.
+    expected_report: Value,
 }
 
 #[derive(Deserialize)]
@@ -658,6 +664,75 @@ async fn show_channels(stack: &LocalStack, story: &Story) -> Result<bool> {
         if all_current { "yes" } else { "NO" }
     );
     Ok(all_current)
+}
+
+/// Prints the timeline the store associate sees for Dan, every order's attribution and the
+/// channel report of the story's days, each checked against the story; whether all match.
+async fn show_engagement(table: &Table, story: &Story) -> Result<bool> {
+    let mut all_match = true;
+    let mut views = std::collections::BTreeMap::new();
+    for customer_id in story.expected.keys() {
+        views.insert(customer_id.clone(), table.current_view(customer_id).await?);
+    }
+    if let Some(dan) = views.get("c-dan") {
+        println!(
+            "\nthe timeline the associate sees for c-dan (his guest session's events included):"
+        );
+        for event in &dan.timeline {
+            println!(
+                "  {}  {:<12} {:<22} {:<16} {}",
+                event.occurred_at,
+                event.channel.as_str(),
+                event.event_type,
+                event.store_id.as_deref().unwrap_or("-"),
+                event.reference.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    for (customer_id, expected) in &story.expected_timelines {
+        let shown: Vec<Value> = views
+            .get(customer_id)
+            .map(|v| v.timeline.iter().map(|e| json!(e.event_id)).collect())
+            .unwrap_or_default();
+        if Value::Array(shown.clone()) != *expected {
+            println!("  MISMATCH timeline of {customer_id}: {shown:?}");
+            all_match = false;
+        }
+    }
+    println!("\nattribution of every order (first touch, last touch):");
+    for view in views.values() {
+        for order in &view.orders {
+            let shown = serde_json::to_value(&order.attribution)?;
+            let ok = story.expected_attribution.get(&order.order_id) == Some(&shown);
+            all_match &= ok;
+            println!(
+                "  {}  {} {}: {}",
+                if ok { "ok      " } else { "MISMATCH" },
+                view.customer_id,
+                order.order_id,
+                shown
+            );
+        }
+    }
+    let from = story.expected_report["from"].as_str().unwrap_or_default();
+    let to = story.expected_report["to"].as_str().unwrap_or_default();
+    let report = table
+        .channel_report(from, to)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = serde_json::to_value(&report)?;
+    let report_match = report == story.expected_report;
+    all_match &= report_match;
+    println!(
+        "\nomnisync report --from {from} --to {to} ({}):\n{}",
+        if report_match {
+            "as expected"
+        } else {
+            "MISMATCH"
+        },
+        serde_json::to_string_pretty(&report)?
+    );
+    Ok(all_match)
 }
 
 async fn demo() -> Result<()> {
@@ -778,11 +853,13 @@ async fn demo() -> Result<()> {
             "MISMATCH"
         }
     );
+    let engagement_match = show_engagement(&table, &story).await?;
     stack.shutdown();
     if !all_match
         || rejections != story.expected_rejections
         || !channels_match
         || !notifications_match
+        || !engagement_match
     {
         bail!("the result does not match the story's expected result");
     }

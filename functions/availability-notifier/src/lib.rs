@@ -2,7 +2,10 @@
 //!
 //! Each report is placed in its `(sku, size, store_id)` timeline; the restocks that placement
 //! makes (the report itself, or the one after it when a late 0 arrives) notify every customer
-//! whose wishlist holds the SKU, in a matching size, when the restock is processed.
+//! whose wishlist holds the SKU, in a matching size, when the restock is processed. A restock at
+//! a store (v1.1, nearby stores) notifies only those of them for whom that store is one of their
+//! stores, as their state says when the restock is processed: a store they picked up an order at,
+//! bought in, or were touched in, their linked guests' included (`CustomerState::stores`).
 //!
 //! **The audience is decided once** (contract §2) and stored (`omnisync::store`,
 //! `notifications.rs`): wishers come a page at a time from the sparse `wishlist-by-sku` index,
@@ -76,6 +79,8 @@ enum Verdict {
     Notify(String),
     /// Wished for the SKU in another size.
     OtherSize,
+    /// Wishes for it, but the restock is at a store that is not one of theirs.
+    NotTheirStore,
     /// The SKU is no longer on the folded wishlist although this id's wish item still adds it
     /// (a purchase took it off at read time): the index entry is stale.
     Stale { owner_id: String, key: EventKey },
@@ -162,7 +167,7 @@ impl AvailabilityNotifier {
             Verdict::Stale { owner_id, key } => {
                 self.table.unindex_wish(&owner_id, &report.sku, &key).await
             }
-            Verdict::OtherSize | Verdict::No => Ok(()),
+            Verdict::OtherSize | Verdict::NotTheirStore | Verdict::No => Ok(()),
         }
     }
 
@@ -198,11 +203,20 @@ impl AvailabilityNotifier {
             .wishlist
             .iter()
             .find(|item| item.sku == report.sku);
+        // A restock at a store is for the wishers for whom it is one of their stores (v1.1).
+        let nearby = report
+            .store_id
+            .as_deref()
+            .is_none_or(|store_id| state.is_their_store(store_id));
         Ok(match (wished, own_add) {
             (Some(item), _)
                 if sizes_match(item.preferred_size.as_deref(), report.size.as_deref()) =>
             {
-                Verdict::Notify(customer_id)
+                if nearby {
+                    Verdict::Notify(customer_id)
+                } else {
+                    Verdict::NotTheirStore
+                }
             }
             (Some(_), _) => Verdict::OtherSize,
             (None, Some(key)) => Verdict::Stale { owner_id: id, key },

@@ -128,7 +128,7 @@ impl EventHandler for Redemptions {
                 Applied::Unchanged
             });
         }
-        Err(Rejection::new(
+        Err(Rejection::decided(
             ReasonCode::InsufficientPoints,
             format!(
                 "`{}` for {} points was rejected: the balance did not cover it",

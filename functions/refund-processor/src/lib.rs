@@ -62,7 +62,7 @@ fn outcome_of(decision: &RefundDecision, fresh: bool) -> Result<Applied, ApplyEr
         } else {
             Applied::Unchanged
         }),
-        Some(reason) => Err(Rejection::new(
+        Some(reason) => Err(Rejection::decided(
             reason,
             format!(
                 "refund `{}` of order `{}` was rejected ({reason}){}",

@@ -34,7 +34,7 @@ use omnisync::lambda::{BoxError, Deadline, Function};
 use omnisync::queue::{Attribute, PublishError, Publisher};
 use omnisync::store::stream::Change;
 use omnisync::store::stream_range::StreamReader;
-use omnisync::store::{StoreError, Table};
+use omnisync::store::{MAX_ATTEMPTS, ReportChange, StoreError, Table};
 
 /// The deployed function, built from its clients and configuration (by `main.rs` and by the
 /// local runner alike). It needs all four `channel-updates-<channel>` queues.
@@ -168,15 +168,79 @@ impl ViewFanout {
             .linked_to
             .as_ref()
             .map(|(customer_id, _)| customer_id.clone());
-        self.send(version, self.table.customer_state_with(id, own).await?)
-            .await?;
-        // A linked guest's ops are part of its customer's cart and wishlist.
+        let mut state = self.table.customer_state_with(id, own).await?;
+        self.reconcile_report(version, &mut state).await?;
+        self.send(version, state).await?;
+        // A linked guest's ops (and touches) are part of its customer's cart, wishlist, timeline
+        // and attribution.
         if let Some(customer_id) = linked_customer {
             let version = self.table.bump_view_version(&customer_id, changes).await?;
-            self.send(version, self.table.customer_state(&customer_id).await?)
-                .await?;
+            let mut state = self.table.customer_state(&customer_id).await?;
+            self.reconcile_report(version, &mut state).await?;
+            self.send(version, state).await?;
         }
         Ok(())
+    }
+
+    /// Brings the report records of the customer's orders to what its state gives
+    /// (`omnisync::domain::report`): reads the records (one query, only for a customer with
+    /// orders), and commits those that differ with the counters they move, while `version` is
+    /// still the customer's (else a newer publication does it). A lost race reads them again.
+    async fn reconcile_report(
+        &self,
+        version: u64,
+        state: &mut CustomerState,
+    ) -> Result<(), FanoutError> {
+        if state.orders.is_empty() {
+            return Ok(());
+        }
+        for attempt in 0..MAX_ATTEMPTS {
+            let stored = self.table.reported(&state.customer_id).await?;
+            state.reported = stored
+                .iter()
+                .map(|(order_id, s)| (order_id.clone(), s.record.clone()))
+                .collect();
+            let changes: Vec<ReportChange> = state
+                .reported_now()
+                .into_iter()
+                .filter_map(|(order_id, now)| {
+                    let stored = stored.get(&order_id).cloned();
+                    let before = stored
+                        .as_ref()
+                        .map(|s| s.record.clone())
+                        .unwrap_or_default();
+                    (before != now).then_some(ReportChange {
+                        order_id,
+                        stored,
+                        now,
+                    })
+                })
+                .collect();
+            if changes.is_empty() {
+                return Ok(());
+            }
+            match self
+                .table
+                .commit_reported(&state.customer_id, version, &changes)
+                .await?
+            {
+                Ok(outcome) => {
+                    tracing::info!(customer_id = %state.customer_id, version, orders = changes.len(), outcome = ?outcome, "report records");
+                    return Ok(());
+                }
+                Err(()) => {
+                    omnisync::metrics::contention_retry();
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Err(StoreError::Contention {
+            pk: format!("VIEW#{}", state.customer_id),
+            sk: "REPORTED#".into(),
+            attempts: MAX_ATTEMPTS,
+        }
+        .into())
     }
 
     async fn send(&self, version: u64, state: CustomerState) -> Result<(), FanoutError> {

@@ -60,7 +60,9 @@ pub fn request_units(requests: &BTreeMap<String, usize>) -> (f64, f64) {
     for (operation, count) in requests {
         let n = *count as f64;
         match operation.as_str() {
-            "PutItem" | "UpdateItem" | "DeleteItem" => writes += n,
+            // `UpdateItem timeline`: the batch layer's timeline write (`RequestCounter`).
+            op if op.starts_with("UpdateItem") => writes += n,
+            "PutItem" | "DeleteItem" => writes += n,
             "TransactWriteItems" => writes += 4.0 * n,
             "GetItem" | "Query" | "Scan" => reads += n,
             _ => {}
@@ -246,6 +248,7 @@ fn typical_event(function: &str) -> Option<&'static str> {
         "wishlist-sync" => "wishlist.item_added",
         "order-sync" => "order.placed",
         "identity-sync" => "identity.linked",
+        "engagement-sync" => "engagement.touched",
         "refund-processor" => "refund.requested",
         "loyalty-ledger" => "loyalty.points_adjusted",
         _ => return None,
