@@ -456,7 +456,7 @@ async fn a_write_whose_ops_are_partly_stored_adds_only_the_new_ones_without_a_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_applied_cart_event_costs_one_conditional_write_and_no_read() {
+async fn an_applied_cart_event_costs_one_conditional_write_its_timeline_entry_and_no_read() {
     let Some(mut stack) = stack("cart-cost", &[]).await else {
         return;
     };
@@ -492,9 +492,13 @@ async fn an_applied_cart_event_costs_one_conditional_write_and_no_read() {
         .wait_drained(&["cart-events"], DRAIN_LIMIT)
         .await
         .unwrap();
+    // And, per customer and batch, the timeline entry (the batch layer's write).
     assert_eq!(
         counter.snapshot(),
-        BTreeMap::from([("UpdateItem".to_owned(), 20)])
+        BTreeMap::from([
+            ("UpdateItem".to_owned(), 20),
+            ("UpdateItem timeline".to_owned(), 20)
+        ])
     );
 
     // A redelivery is one write whose condition fails: no read, nothing written.
@@ -503,9 +507,13 @@ async fn an_applied_cart_event_costs_one_conditional_write_and_no_read() {
         .wait_drained(&["cart-events"], DRAIN_LIMIT)
         .await
         .unwrap();
+    // (The timeline entry is written again: the same value.)
     assert_eq!(
         counter.snapshot(),
-        BTreeMap::from([("UpdateItem".to_owned(), 40)])
+        BTreeMap::from([
+            ("UpdateItem".to_owned(), 40),
+            ("UpdateItem timeline".to_owned(), 40)
+        ])
     );
     assert_eq!(
         stored_cart(&stack, "c-0").await,
@@ -565,9 +573,13 @@ async fn a_batch_s_events_on_one_line_cost_one_write_and_its_rejections_one_send
             .batch_item_failures
             .is_empty()
     );
+    // And one timeline write for the batch's one customer.
     assert_eq!(
         dynamodb.snapshot(),
-        BTreeMap::from([("UpdateItem".to_owned(), 10)])
+        BTreeMap::from([
+            ("UpdateItem".to_owned(), 10),
+            ("UpdateItem timeline".to_owned(), 1)
+        ])
     );
 
     // Ten events on three lines, a set and a remove among them: three writes (0.3 an event).
@@ -602,7 +614,10 @@ async fn a_batch_s_events_on_one_line_cost_one_write_and_its_rejections_one_send
     );
     assert_eq!(
         dynamodb.since(&before),
-        BTreeMap::from([("UpdateItem".to_owned(), 3)])
+        BTreeMap::from([
+            ("UpdateItem".to_owned(), 3),
+            ("UpdateItem timeline".to_owned(), 1)
+        ])
     );
     let everything: Vec<Value> = ten_lines.iter().chain(&three_lines).cloned().collect();
     assert_eq!(

@@ -11,6 +11,7 @@ mod support;
 mod binaries;
 mod cart_sync;
 mod chaos;
+mod engagement;
 mod loyalty;
 mod notifications;
 mod recovery;

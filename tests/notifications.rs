@@ -109,16 +109,89 @@ async fn restocks_notify_each_matching_wisher_once_including_late_and_repeated_r
             json!({"anonymous_id": "g-1"}),
         ),
     ];
+    // Their stores (v1.1): c-m was touched in s-1, c-any picked up an order there, c-l's guest
+    // asked in s-1 before signing in; c-far, who wishes for SKU-X too, only ever bought in s-2.
+    let store_touch = |id: &str, at: i64, customer: &str, store: &str| {
+        let mut touch = event(
+            id,
+            at,
+            customer,
+            "store",
+            "engagement.touched",
+            json!({"kind": "contact"}),
+        );
+        touch["store_id"] = json!(store);
+        touch
+    };
+    let order = |id: &str, customer: &str, payload: Value| {
+        let mut placed = event(id, 1_200, customer, "store", "order.placed", payload);
+        placed["store_id"] = json!("s-2");
+        placed
+    };
+    let relations = [
+        ("engagement-events", store_touch("t-1", 1_000, "c-m", "s-1")),
+        ("engagement-events", store_touch("t-2", 1_000, "g-2", "s-1")),
+        (
+            "identity-events",
+            event(
+                "link-2",
+                1_100,
+                "c-l",
+                "web",
+                "identity.linked",
+                json!({"anonymous_id": "g-2"}),
+            ),
+        ),
+        (
+            "order-events",
+            order(
+                "p-1",
+                "c-any",
+                json!({"order_id": "o-any", "currency": "EUR", "fulfillment": "pickup",
+                "pickup_store_id": "s-1", "lines": [{"sku": "SKU-Q", "quantity": 1, "unit_price_minor": 100}]}),
+            ),
+        ),
+        (
+            "order-events",
+            order(
+                "p-2",
+                "c-far",
+                json!({"order_id": "o-far", "currency": "EUR", "fulfillment": "in_store",
+                "lines": [{"sku": "SKU-Q", "quantity": 1, "unit_price_minor": 100}]}),
+            ),
+        ),
+    ];
     stack
         .send("wishlist-events", &bodies(&wishes[..5]))
+        .await
+        .unwrap();
+    stack
+        .send(
+            "wishlist-events",
+            &bodies(&[wish("w-6", "c-far", "SKU-X", Some("XL"))]),
+        )
         .await
         .unwrap();
     stack
         .send("identity-events", &bodies(&wishes[5..]))
         .await
         .unwrap();
+    for (queue, body) in &relations {
+        stack
+            .send(queue, &bodies(std::slice::from_ref(body)))
+            .await
+            .unwrap();
+    }
     stack
-        .wait_drained(&["wishlist-events", "identity-events"], DRAIN_LIMIT)
+        .wait_drained(
+            &[
+                "wishlist-events",
+                "identity-events",
+                "engagement-events",
+                "order-events",
+            ],
+            DRAIN_LIMIT,
+        )
         .await
         .unwrap();
 
@@ -149,7 +222,8 @@ async fn restocks_notify_each_matching_wisher_once_including_late_and_repeated_r
     );
 
     // 2. (SKU-X, no size, store s-1): a first report of 3, then a late 0 before it: the 3 becomes a
-    //    restock and everyone wishing SKU-X hears of it (no size on the stock side matches all).
+    //    restock and every wisher of SKU-X for whom s-1 is one of their stores hears of it (no
+    //    size on the stock side matches all); c-far, whose store is s-2, does not.
     send_inventory(
         &stack,
         &[availability("inv-3", 20_000, "SKU-X", None, Some("s-1"), 3)],

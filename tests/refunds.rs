@@ -395,7 +395,11 @@ async fn dynamodb_requests_per_refund_decision() {
                 2_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            counts(&[("GetItem", 3), ("TransactWriteItems", 1)]),
+            counts(&[
+                ("GetItem", 3),
+                ("TransactWriteItems", 1),
+                ("UpdateItem timeline", 1),
+            ]),
         ),
         (
             refund(
@@ -406,7 +410,7 @@ async fn dynamodb_requests_per_refund_decision() {
                 3_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            counts(&[("GetItem", 3), ("PutItem", 1)]),
+            counts(&[("GetItem", 3), ("PutItem", 1), ("UpdateItem timeline", 1)]),
         ),
         (
             refund(
@@ -417,9 +421,11 @@ async fn dynamodb_requests_per_refund_decision() {
                 2_000,
                 json!([{"sku": "A", "quantity": 1}]),
             ),
-            counts(&[("GetItem", 1)]),
+            counts(&[("GetItem", 1), ("UpdateItem timeline", 1)]),
         ),
     ];
+    // Each refund decided (approved, rejected, or found decided) is also one timeline write of
+    // the batch layer's (`UpdateItem timeline`).
     for (body, expected) in cases {
         let before = counter.snapshot();
         stack

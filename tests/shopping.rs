@@ -589,6 +589,8 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
     stack
         .start_runner_for(&clients_with(&stack, counter.clone()), 1, &functions)
         .unwrap();
+    // Every applied event is also one timeline write of the batch layer's (`UpdateItem
+    // timeline`): one per customer and batch.
     let cases: Vec<(&str, Value, BTreeMap<String, usize>)> = vec![
         (
             "wishlist-events",
@@ -600,7 +602,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_added",
                 json!({"sku": "A", "preferred_size": "M"}),
             ),
-            counts(&[("UpdateItem", 1)]),
+            counts(&[("UpdateItem", 1), ("UpdateItem timeline", 1)]),
         ),
         (
             "wishlist-events",
@@ -612,7 +614,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "wishlist.item_removed",
                 json!({"sku": "A"}),
             ),
-            counts(&[("UpdateItem", 1)]),
+            counts(&[("UpdateItem", 1), ("UpdateItem timeline", 1)]),
         ),
         (
             "order-events",
@@ -625,7 +627,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 json!({"order_id": "o-1", "currency": "EUR", "fulfillment": "ship", "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}]}),
             ),
             // The claim, the order, and the one query for events waiting for it.
-            counts(&[("PutItem", 2), ("Query", 1)]),
+            counts(&[("PutItem", 2), ("Query", 1), ("UpdateItem timeline", 1)]),
         ),
         (
             "order-events",
@@ -637,7 +639,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "order.status_changed",
                 json!({"order_id": "o-1", "status": "shipped"}),
             ),
-            counts(&[("GetItem", 1), ("PutItem", 1)]),
+            counts(&[("GetItem", 1), ("PutItem", 1), ("UpdateItem timeline", 1)]),
         ),
         (
             "identity-events",
@@ -649,7 +651,7 @@ async fn dynamodb_requests_per_applied_event_of_each_new_type() {
                 "identity.linked",
                 json!({"anonymous_id": "g-1"}),
             ),
-            counts(&[("GetItem", 1), ("PutItem", 2)]),
+            counts(&[("GetItem", 1), ("PutItem", 2), ("UpdateItem timeline", 1)]),
         ),
     ];
     for (queue, body, expected) in cases {

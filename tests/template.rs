@@ -258,6 +258,7 @@ fn every_queue_needs_tls_and_each_ingress_queue_takes_only_its_channels_roles() 
         ("WishlistEventsQueue", &all[..], &[]),
         ("OrderEventsQueue", &all[..], &["OrderSyncFunctionRole"]),
         ("IdentityEventsQueue", &all[..], &[]),
+        ("EngagementEventsQueue", &all[..], &[]),
         ("RefundEventsQueue", &all[..], &["OrderSyncFunctionRole"]),
         ("LoyaltyEventsQueue", &all[..], &[]),
         ("InventoryEventsQueue", &["web", "store"][..], &[]),

@@ -190,7 +190,8 @@ async fn every_channel_ends_on_the_view_the_operator_sees_and_versions_only_grow
         c1["orders"],
         json!([{"order_id": "o-1", "channel": "web", "fulfillment": "ship", "status": "placed", "currency": "EUR",
                 "total_minor": 1000, "refunded_minor": 1000,
-                "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1000, "refunded_quantity": 1}]}])
+                "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1000, "refunded_quantity": 1}],
+                "attribution": {"first_touch": null, "last_touch": null}}])
     );
     assert_eq!(
         c1["refunds"],
