@@ -664,12 +664,14 @@ async fn requests_per_restock_and_notification() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout() {
     // Each invocation must answer within 10 s; the restock takes several, resuming each time.
+    // How many depends on how busy moto is (the suite's other tests share its one lock, and
+    // their transactions deep-copy tables under it): up to 100 deliveries are allowed.
     let Some(mut stack) = stack(
         "notify-3k",
         &[
             ("FunctionTimeout", "10"),
             ("LocalVisibilityTimeout", "12"),
-            ("MaxReceiveCount", "30"),
+            ("MaxReceiveCount", "100"),
         ],
     )
     .await
@@ -757,7 +759,7 @@ async fn three_thousand_wishers_are_each_notified_once_under_an_enforced_timeout
         }
     };
     let wait = async {
-        let limit = std::time::Duration::from_secs(600);
+        let limit = std::time::Duration::from_secs(1_200);
         stack
             .wait_drained(&["inventory-events"], limit)
             .await

@@ -25,7 +25,9 @@ async fn channel_updates(
 ) -> BTreeMap<&'static str, Vec<ViewChanged>> {
     let table = Table::new(stack.dynamodb(), stack.table().unwrap());
     let mut received: BTreeMap<&'static str, Vec<ViewChanged>> = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
+    // Generous: moto runs a transaction (the report records of a customer with orders) by
+    // deep-copying the table, which with large orders takes seconds.
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         for queue in CHANNEL_QUEUES {
             for body in stack.drain_views(queue).await.unwrap() {
@@ -236,15 +238,27 @@ async fn dynamodb_requests_per_view_change() {
     )
     .await;
     let updates = channel_updates(&stack, &["c-1"]).await;
+    // The cart line and the timeline entry are two stream records: one publication if they come
+    // in one stream batch, two if not; each is one update per channel.
+    let publications = updates["channel-updates-web"].len();
     assert!(
-        updates.values().all(|u| u.len() == 1),
-        "one update per channel"
+        (1..=2).contains(&publications),
+        "{publications} publications"
+    );
+    assert!(
+        updates.values().all(|u| u.len() == publications),
+        "one update per channel and publication"
     );
     let used = counter.snapshot();
-    eprintln!("one view change: {used:?}");
+    eprintln!("{publications} publication(s): {used:?}");
+    // Per publication: the version bump and the partition (a customer without orders has no
+    // report records to read).
     assert_eq!(
         used,
-        BTreeMap::from([("Query".to_owned(), 1), ("UpdateItem".to_owned(), 1)])
+        BTreeMap::from([
+            ("Query".to_owned(), publications),
+            ("UpdateItem".to_owned(), publications)
+        ])
     );
 }
 

@@ -22,8 +22,10 @@ use xtask::local::{LocalStack, StackOptions};
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Deploys a fresh stack for one test. Visibility timeout 2 s, so redeliveries come quickly.
+/// With `RUST_LOG` set, the functions' log lines are written (to the test's output).
 /// `None` (the test is skipped, with a message) when no local endpoint is configured.
 pub async fn stack(test: &str, extra: &[(&'static str, &str)]) -> Option<LocalStack> {
+    logs_if_asked();
     let mut params: Vec<(&str, String)> = vec![
         ("LocalVisibilityTimeout", "2".into()),
         ("MaxReceiveCount", "5".into()),

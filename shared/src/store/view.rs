@@ -61,10 +61,19 @@ impl Table {
     }
 
     /// The customer's view as it is now: its current version and its state (what the operator's
-    /// command prints).
+    /// command prints), its orders' attribution joined with their report records as the
+    /// fan-out does (so a touch that expired does not change it).
     pub async fn current_view(&self, customer_id: &str) -> Result<CustomerView, StoreError> {
         let version = self.view_version(customer_id).await?;
-        let state = self.customer_state(customer_id).await?;
+        let mut state = self.customer_state(customer_id).await?;
+        if !state.orders.is_empty() {
+            state.reported = self
+                .reported(customer_id)
+                .await?
+                .into_iter()
+                .map(|(order_id, stored)| (order_id, stored.record))
+                .collect();
+        }
         Ok(project(&state, version))
     }
 }
