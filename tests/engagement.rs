@@ -3,7 +3,7 @@
 //! checked against a naive model of the contract written here (not `omnisync::domain`).
 
 use crate::support::faults::RequestCounter;
-use crate::support::{DRAIN_LIMIT, bodies, clients_with, event, queue_of, stack};
+use crate::support::{clients_with, event, send_all, stack};
 use omnisync::contract::{CustomerView, ViewChanged};
 use omnisync::store::Table;
 use rand::seq::SliceRandom;
@@ -334,24 +334,6 @@ async fn assert_converges(
     }
 }
 
-async fn send_grouped(stack: &xtask::local::LocalStack, events: &[Value]) {
-    let mut queues: Vec<&str> = Vec::new();
-    for queue in events.iter().map(queue_of) {
-        if !queues.contains(&queue) {
-            queues.push(queue);
-        }
-    }
-    for queue in &queues {
-        let mine: Vec<Value> = events
-            .iter()
-            .filter(|e| queue_of(e) == *queue)
-            .cloned()
-            .collect();
-        stack.send(queue, &bodies(&mine)).await.unwrap();
-    }
-    stack.wait_drained(&queues, DRAIN_LIMIT).await.unwrap();
-}
-
 /// A shuffled, duplicated mix of touches from every channel, carts and wishlists, orders (one a
 /// guest's), guest links and cancellations, part of it sent late (touches dated before orders
 /// already counted, cancellations of counted orders, a link after its guest's touches): every
@@ -483,7 +465,7 @@ async fn late_touches_cancellations_and_links_end_in_the_contract_s_timelines_at
             sends.push(phase[rng.random_range(0..phase.len())].clone());
         }
         sends.shuffle(&mut rng);
-        send_grouped(&stack, &sends).await;
+        send_all(&stack, &sends).await;
     }
     let naive = Naive::new(&all);
     assert!(
@@ -550,7 +532,7 @@ async fn two_fleets_updating_one_day_s_counters_at_once_lose_nothing() {
         ));
     }
     events.shuffle(&mut rand::rng());
-    send_grouped(&stack, &events).await;
+    send_all(&stack, &events).await;
     let naive = Naive::new(&events);
     let ids: Vec<String> = (0..24).map(|c| format!("c-{c}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -598,7 +580,7 @@ async fn dynamodb_requests_per_touch_per_order_s_report_record_and_per_report_da
     let counts = |pairs: &[(&str, usize)]| crate::support::faults::counts(pairs);
 
     let first = touch("t-1", BASE, "c-1", "store", "contact", Some("instagram"));
-    send_grouped(&stack, std::slice::from_ref(&first)).await;
+    send_all(&stack, std::slice::from_ref(&first)).await;
     let one = sync.snapshot();
     eprintln!("a touch: {one:?}");
     // The touch, its counter and its store in one transaction; its timeline entry.
@@ -606,7 +588,7 @@ async fn dynamodb_requests_per_touch_per_order_s_report_record_and_per_report_da
         one,
         counts(&[("TransactWriteItems", 1), ("UpdateItem timeline", 1)])
     );
-    send_grouped(&stack, std::slice::from_ref(&first)).await;
+    send_all(&stack, std::slice::from_ref(&first)).await;
     let again = sync.since(&one);
     eprintln!("the touch again: {again:?}");
     // The transaction, cancelled on the touch's condition; the same timeline entry again.
@@ -625,7 +607,7 @@ async fn dynamodb_requests_per_touch_per_order_s_report_record_and_per_report_da
 
     let before = fanout.snapshot();
     let version = table.view_version("c-1").await.unwrap();
-    send_grouped(
+    send_all(
         &stack,
         &[order("o-1", BASE + 1_000, "c-1", "web", "EUR", 2_000)],
     )
