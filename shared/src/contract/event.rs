@@ -156,26 +156,17 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// Each payload type names its own variants' types (`queue.rs`, `type_of`).
     pub fn event_type(&self) -> EventType {
         match self {
-            Payload::Cart(CartEvent::ItemAdded { .. }) => EventType::CartItemAdded,
-            Payload::Cart(CartEvent::ItemQuantitySet { .. }) => EventType::CartItemQuantitySet,
-            Payload::Cart(CartEvent::ItemRemoved { .. }) => EventType::CartItemRemoved,
-            Payload::Cart(CartEvent::Cleared) => EventType::CartCleared,
-            Payload::Wishlist(WishlistEvent::ItemAdded { .. }) => EventType::WishlistItemAdded,
-            Payload::Wishlist(WishlistEvent::ItemRemoved { .. }) => EventType::WishlistItemRemoved,
-            Payload::Order(OrderEvent::Placed(_)) => EventType::OrderPlaced,
-            Payload::Order(OrderEvent::StatusChanged { .. }) => EventType::OrderStatusChanged,
-            Payload::Refund(_) => EventType::RefundRequested,
-            Payload::Loyalty(LoyaltyEvent::PointsRedeemed { .. }) => {
-                EventType::LoyaltyPointsRedeemed
-            }
-            Payload::Loyalty(LoyaltyEvent::PointsAdjusted { .. }) => {
-                EventType::LoyaltyPointsAdjusted
-            }
+            Payload::Cart(event) => event.type_of(),
+            Payload::Wishlist(event) => event.type_of(),
+            Payload::Order(event) => event.type_of(),
+            Payload::Refund(event) => event.type_of(),
+            Payload::Loyalty(event) => event.type_of(),
             Payload::Inventory(_) => EventType::InventoryAvailabilityChanged,
-            Payload::Identity(_) => EventType::IdentityLinked,
-            Payload::Engagement(_) => EventType::EngagementTouched,
+            Payload::Identity(event) => event.type_of(),
+            Payload::Engagement(event) => event.type_of(),
         }
     }
 }

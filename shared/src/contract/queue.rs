@@ -149,7 +149,7 @@ pub trait CustomerPayload: Sized + Send + Sync {
 }
 
 impl CartEvent {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         match self {
             CartEvent::ItemAdded { .. } => EventType::CartItemAdded,
             CartEvent::ItemQuantitySet { .. } => EventType::CartItemQuantitySet,
@@ -169,7 +169,7 @@ impl CartEvent {
 }
 
 impl WishlistEvent {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         match self {
             WishlistEvent::ItemAdded { .. } => EventType::WishlistItemAdded,
             WishlistEvent::ItemRemoved { .. } => EventType::WishlistItemRemoved,
@@ -184,7 +184,7 @@ impl WishlistEvent {
 }
 
 impl OrderEvent {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         match self {
             OrderEvent::Placed(_) => EventType::OrderPlaced,
             OrderEvent::StatusChanged { .. } => EventType::OrderStatusChanged,
@@ -200,7 +200,7 @@ impl OrderEvent {
 }
 
 impl RefundRequested {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         EventType::RefundRequested
     }
 
@@ -210,7 +210,7 @@ impl RefundRequested {
 }
 
 impl LoyaltyEvent {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         match self {
             LoyaltyEvent::PointsRedeemed { .. } => EventType::LoyaltyPointsRedeemed,
             LoyaltyEvent::PointsAdjusted { .. } => EventType::LoyaltyPointsAdjusted,
@@ -226,7 +226,7 @@ impl LoyaltyEvent {
 }
 
 impl IdentityLinked {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         EventType::IdentityLinked
     }
 
@@ -236,7 +236,7 @@ impl IdentityLinked {
 }
 
 impl EngagementTouched {
-    fn type_of(&self) -> EventType {
+    pub(super) fn type_of(&self) -> EventType {
         EventType::EngagementTouched
     }
 
